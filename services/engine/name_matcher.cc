@@ -1,0 +1,173 @@
+#include "name_matcher.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "normalizer.h"
+
+namespace callguard {
+namespace {
+
+bool IsWordByte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || static_cast<unsigned char>(c) >= 0x80;
+}
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+const absl::flat_hash_set<std::string>& LegalSuffixes() {
+  static const auto* s = new absl::flat_hash_set<std::string>{
+      "llc", "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "lp", "llp", "pllc", "pc"};
+  return *s;
+}
+// Words too common to identify an organization on their own.
+const absl::flat_hash_set<std::string>& GenericOrgWords() {
+  static const auto* s = new absl::flat_hash_set<std::string>{
+      "the", "first", "national", "american", "united", "credit", "financial", "finance", "recovery", "account",
+      "accounts", "services", "service", "solutions", "group", "capital", "collection", "collections", "bank",
+      "debt", "management", "partners", "associates", "global", "premier", "central", "general", "consumer"};
+  return *s;
+}
+const absl::flat_hash_set<std::string>& Honorifics() {
+  static const auto* s = new absl::flat_hash_set<std::string>{"mr", "mrs", "ms", "miss", "dr", "jr", "sr"};
+  return *s;
+}
+const char* const kCjkOrgSuffixes[] = {"股份有限公司", "有限责任公司", "有限公司", "公司", "集团"};
+
+std::vector<std::string> LatinWords(absl::string_view normalized) {
+  std::vector<std::string> words;
+  for (absl::string_view w : absl::StrSplit(normalized, ' ', absl::SkipEmpty())) {
+    if (w == ",") continue;
+    words.emplace_back(w);
+  }
+  return words;
+}
+
+std::string Join(const std::vector<std::string>& words, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n && i < words.size(); ++i) {
+    if (i > 0) out.push_back(' ');
+    out += words[i];
+  }
+  return out;
+}
+
+// The first `n` code points of `s`.
+std::string PrefixCodePoints(absl::string_view s, int n) {
+  size_t pos = 0;
+  for (int i = 0; i < n && pos < s.size(); ++i) DecodeUtf8(s, &pos);
+  return std::string(s.substr(0, pos));
+}
+int CountCodePoints(absl::string_view s) { return CodePointOffset(s, s.size()); }
+
+}  // namespace
+
+NameMatcher NameMatcher::Create(absl::string_view name, Kind kind, bool cjk) {
+  NameMatcher m;
+  m.cjk_ = cjk;
+  const Normalizer& norm = Normalizer::Default();
+  std::string n = norm.NormalizeForMatch(name);
+  absl::flat_hash_set<std::string> seen;
+  auto add = [&](std::string v) {
+    if (v.empty() || !seen.insert(v).second) return;
+    m.variants_.push_back(std::move(v));
+  };
+  switch (kind) {
+    case Kind::kWorkNumber: {
+      std::string digits;
+      for (char c : n) if (IsDigit(c)) digits.push_back(c);
+      if (digits.size() >= 3) add(digits);
+      m.digits_ = true;
+      break;
+    }
+    case Kind::kPerson: {
+      if (cjk) {
+        std::string compact;
+        for (char c : n) if (c != ' ') compact.push_back(c);
+        add(compact);
+        const int len = CountCodePoints(compact);
+        if (len >= 3) add(std::string(compact.substr(PrefixCodePoints(compact, 1).size())));  // given name
+        if (len >= 2) add("姓" + PrefixCodePoints(compact, 1));
+      } else {
+        for (const auto& w : LatinWords(n)) {
+          if (w.size() < 2 || Honorifics().contains(w)) continue;
+          m.tokens_.push_back(w);
+          add(w);
+        }
+      }
+      break;
+    }
+    case Kind::kOrganization: {
+      if (cjk) {
+        std::string compact;
+        for (char c : n) if (c != ' ' && c != ',') compact.push_back(c);
+        std::string core = compact;
+        for (const char* suffix : kCjkOrgSuffixes) {
+          if (absl::EndsWith(core, suffix) && core.size() > std::string(suffix).size()) {
+            core.resize(core.size() - std::string(suffix).size());
+            break;
+          }
+        }
+        add(compact);
+        add(core);
+        if (CountCodePoints(core) > 4) add(PrefixCodePoints(core, 4));
+      } else {
+        std::vector<std::string> words = LatinWords(n);
+        while (!words.empty() && LegalSuffixes().contains(words.back())) words.pop_back();
+        add(Join(words, words.size()));
+        if (words.size() >= 3) add(Join(words, 2));
+        if (!words.empty() && words[0].size() >= 4 && !GenericOrgWords().contains(words[0])) add(words[0]);
+      }
+      break;
+    }
+  }
+  // Longest first, so FindAll reports the fullest form.
+  std::sort(m.variants_.begin(), m.variants_.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  return m;
+}
+
+void NameMatcher::FindAll(absl::string_view text, std::vector<Span>* out) const {
+  for (const auto& v : variants_) {
+    size_t pos = 0;
+    while ((pos = text.find(v, pos)) != absl::string_view::npos) {
+      const size_t end = pos + v.size();
+      bool ok = true;
+      if (digits_) {
+        ok = (pos == 0 || !IsDigit(text[pos - 1])) && (end == text.size() || !IsDigit(text[end]));
+      } else if (!cjk_) {
+        ok = (pos == 0 || !IsWordByte(text[pos - 1])) && (end == text.size() || !IsWordByte(text[end]));
+      }
+      if (ok) {
+        bool covered = false;
+        for (const auto& s : *out) covered |= (pos >= s.first && end <= s.second);
+        if (!covered) out->emplace_back(static_cast<uint32_t>(pos), static_cast<uint32_t>(end));
+      }
+      pos = end;
+    }
+  }
+}
+
+bool NameMatcher::Contains(absl::string_view text) const {
+  std::vector<Span> spans;
+  FindAll(text, &spans);
+  return !spans.empty();
+}
+
+bool NameMatcher::MatchesWord(absl::string_view word) const {
+  if (word.empty()) return false;
+  if (cjk_) {
+    for (const auto& v : variants_) {
+      if (absl::StartsWith(word, v)) return true;
+    }
+    return false;
+  }
+  for (const auto& t : tokens_) {
+    if (word == t) return true;
+    // Short forms: "chris" for "christopher", "mike" is out of reach, "sam" for "samantha".
+    if (word.size() >= 3 && absl::StartsWith(t, word)) return true;
+  }
+  return false;
+}
+
+}  // namespace callguard

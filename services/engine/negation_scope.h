@@ -1,0 +1,62 @@
+#ifndef CALLGUARD_ENGINE_NEGATION_SCOPE_H_
+#define CALLGUARD_ENGINE_NEGATION_SCOPE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace callguard {
+
+struct NegationOptions {
+  // Negation cues, normalized: "not", "no one", "nobody", "never", "wont", "不会", "没有", "别".
+  std::vector<std::string> cues;
+  // Words that close a cue's scope: a cue before them does not negate a match after them
+  // ("if you dont pay | youll be arrested", "不还 | 就 抓你"). The clause marker "," always
+  // closes the scope.
+  std::vector<std::string> scope_breakers;
+  int window_words = 5;  // Latin text: how many words back from the match a cue may stand
+  int window_chars = 6;  // CJK text: how many characters back
+};
+
+// Decides whether a match in NORMALIZED text is negated by a cue shortly before it, in the
+// same clause: "nobody will arrest you", "you will not be arrested", "我们不会联系你家人".
+// A conditional ("if you dont pay youll be arrested") is not a negation of the consequence.
+// Immutable and thread-safe.
+class NegationScope {
+ public:
+  static absl::StatusOr<std::unique_ptr<NegationScope>> Create(const NegationOptions& options);
+
+  // `match_begin` is a byte offset into `normalized` where the match starts.
+  bool IsNegated(absl::string_view normalized, size_t match_begin) const;
+
+ private:
+  NegationScope() = default;
+  bool LatinNegated(absl::string_view normalized, size_t match_begin, size_t scan_end) const;
+  bool CjkNegated(absl::string_view normalized, size_t scan_end) const;
+
+  std::vector<std::string> latin_cues_, latin_breakers_;  // single or multi-word, space-joined
+  std::vector<std::string> cjk_cues_, cjk_breakers_;
+  int window_words_ = 5;
+  int window_chars_ = 6;
+
+  // Cues and breakers together, longest first, a breaker before a cue of the same length, so
+  // that the first phrase that matches at a position is the one that decides.
+  struct LatinPhrase {
+    std::vector<std::string> words;
+    bool breaker;
+  };
+  struct CjkPhrase {
+    std::string text;
+    bool breaker;
+  };
+  std::vector<LatinPhrase> latin_phrases_;
+  std::vector<CjkPhrase> cjk_phrases_;
+  size_t max_latin_phrase_words_ = 1;
+};
+
+}  // namespace callguard
+
+#endif  // CALLGUARD_ENGINE_NEGATION_SCOPE_H_

@@ -1,0 +1,1073 @@
+#include "normalizer.h"
+
+#include <unicode/normalizer2.h>
+#include <unicode/translit.h>
+#include <unicode/uchar.h>
+#include <unicode/unistr.h>
+#include <unicode/uscript.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "status_util.h"
+
+namespace callguard {
+namespace {
+
+// What a code point (after folding) becomes in the output.
+enum class Kind : uint8_t {
+  kLetter,      // word character: letters, non-ASCII digits, spacing marks
+  kDigit,       // ASCII 0-9
+  kDecimal,     // '.' between two digits
+  kCjk,         // written without spaces
+  kSpace,       // white space, or punctuation/symbol that separates words
+  kClause,      // . , ! ? ; : and CJK forms: become the clause marker ","
+  kKeep,        // $ % ¥ € £: kept as themselves
+  kApostrophe,  // resolved to kDrop or kSpace by context
+  kDrop,        // contributes nothing: combining marks, format characters, separators
+};
+
+bool IsWordKind(Kind k) { return k == Kind::kLetter || k == Kind::kDigit || k == Kind::kDecimal; }
+
+constexpr std::array<Kind, 128> MakeAsciiKinds() {
+  std::array<Kind, 128> kinds{};
+  for (int c = 0; c < 128; ++c) kinds[c] = Kind::kSpace;
+  for (int c = 'a'; c <= 'z'; ++c) kinds[c] = Kind::kLetter;
+  for (int c = 'A'; c <= 'Z'; ++c) kinds[c] = Kind::kLetter;
+  for (int c = '0'; c <= '9'; ++c) kinds[c] = Kind::kDigit;
+  for (char c : {'.', ',', '!', '?', ';', ':'}) kinds[static_cast<int>(c)] = Kind::kClause;
+  kinds['$'] = Kind::kKeep;
+  kinds['%'] = Kind::kKeep;
+  kinds['\''] = Kind::kApostrophe;
+  kinds['`'] = Kind::kApostrophe;
+  return kinds;
+}
+constexpr std::array<Kind, 128> kAsciiKinds = MakeAsciiKinds();
+
+// Apostrophe look-alikes. Mapped to '\'' before folding: NFKC turns U+00B4 into a space plus
+// a combining mark, which would split "don´t".
+bool IsApostropheLike(uint32_t cp) {
+  return cp == 0x2019 || cp == 0x2018 || cp == 0x02BC || cp == 0x00B4 || cp == 0x2032;
+}
+
+// Class of a code point as it appears in folded text. Used to build the tables and for the
+// rare supplementary-plane code points at run time.
+Kind ClassifyFolded(uint32_t cp) {
+  if (cp < 0x80) return kAsciiKinds[cp];
+  switch (cp) {
+    case 0x3001:  // 、
+    case 0x3002:  // 。
+    case 0x22EF:  // ⋯ (used as an ellipsis in Chinese)
+      return Kind::kClause;
+    case 0x00A5:  // ¥
+    case 0x00A3:  // £
+    case 0x20AC:  // €
+      return Kind::kKeep;
+    default:
+      break;
+  }
+  const int8_t type = u_charType(static_cast<UChar32>(cp));
+  switch (type) {
+    case U_NON_SPACING_MARK:
+    case U_ENCLOSING_MARK:
+    case U_FORMAT_CHAR:
+      return Kind::kDrop;
+    case U_DASH_PUNCTUATION:
+    case U_START_PUNCTUATION:
+    case U_END_PUNCTUATION:
+    case U_CONNECTOR_PUNCTUATION:
+    case U_OTHER_PUNCTUATION:
+    case U_INITIAL_PUNCTUATION:
+    case U_FINAL_PUNCTUATION:
+    case U_MATH_SYMBOL:
+    case U_CURRENCY_SYMBOL:
+    case U_MODIFIER_SYMBOL:
+    case U_OTHER_SYMBOL:
+    case U_SPACE_SEPARATOR:
+    case U_LINE_SEPARATOR:
+    case U_PARAGRAPH_SEPARATOR:
+    case U_CONTROL_CHAR:
+    case U_PRIVATE_USE_CHAR:
+    case U_SURROGATE:
+    case U_UNASSIGNED:
+      return Kind::kSpace;
+    default:
+      break;
+  }
+  if (IsCjkCodePoint(cp)) return Kind::kCjk;
+  return Kind::kLetter;  // letters, digits, letter-like numbers, spacing marks
+}
+
+// The main Han blocks: NFKC leaves them alone, so only the Traditional->Simplified table applies.
+inline bool IsHanFastPath(uint32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF);
+}
+
+constexpr uint32_t kT2sBegin = 0x3400;
+constexpr uint32_t kT2sEnd = 0xA000;
+
+// Per-code-point NFKC_Casefold results for the whole BMP, computed once with ICU. Latin
+// letters also lose their accents, so that precomposed "é" and "e" + U+0301 (whose mark is
+// dropped code point by code point) end up the same.
+struct FoldTables {
+  static constexpr uint32_t kIdentity = 0xFFFFFFFFu;
+  std::vector<uint32_t> index;  // per BMP code point: kIdentity or (pool offset << 5) | length
+  std::vector<char32_t> pool;
+  std::vector<Kind> kind;       // per BMP code point, its class as folded output
+  const icu::Normalizer2* nfkc_cf = nullptr;
+  absl::Status status;
+
+  Kind KindOf(uint32_t cp) const { return cp < 0x10000 ? kind[cp] : ClassifyFolded(cp); }
+};
+
+uint32_t StripLatinAccent(const icu::Normalizer2* nfd, uint32_t cp) {
+  if (cp < 0x80 || !u_isalpha(static_cast<UChar32>(cp))) return cp;
+  UErrorCode status = U_ZERO_ERROR;
+  if (uscript_getScript(static_cast<UChar32>(cp), &status) != USCRIPT_LATIN || U_FAILURE(status)) return cp;
+  icu::UnicodeString decomposed;
+  nfd->normalize(icu::UnicodeString(static_cast<UChar32>(cp)), decomposed, status);
+  if (U_FAILURE(status) || decomposed.countChar32() < 2) return cp;
+  const UChar32 base = decomposed.char32At(0);
+  for (int32_t i = U16_LENGTH(base); i < decomposed.length();) {
+    const UChar32 mark = decomposed.char32At(i);
+    if (u_charType(mark) != U_NON_SPACING_MARK) return cp;
+    i += U16_LENGTH(mark);
+  }
+  return static_cast<uint32_t>(base);
+}
+
+const FoldTables& GetFoldTables() {
+  static const FoldTables* const tables = [] {
+    auto* t = new FoldTables;
+    UErrorCode status = U_ZERO_ERROR;
+    t->nfkc_cf = icu::Normalizer2::getNFKCCasefoldInstance(status);
+    const icu::Normalizer2* nfd = U_SUCCESS(status) ? icu::Normalizer2::getNFDInstance(status) : nullptr;
+    if (U_FAILURE(status) || t->nfkc_cf == nullptr || nfd == nullptr) {
+      t->status = absl::InternalError(absl::StrCat("ICU normalizer data unavailable: ", u_errorName(status)));
+      return t;
+    }
+    t->index.assign(0x10000, FoldTables::kIdentity);
+    t->kind.resize(0x10000);
+    for (uint32_t cp = 0; cp < 0x10000; ++cp) t->kind[cp] = ClassifyFolded(cp);
+    std::vector<char32_t> folded;
+    for (uint32_t cp = 0x80; cp < 0x10000; ++cp) {
+      if ((cp >= 0xD800 && cp <= 0xDFFF) || IsHanFastPath(cp)) continue;
+      folded.clear();
+      if (IsApostropheLike(cp)) {
+        folded.push_back(U'\'');
+      } else {
+        icu::UnicodeString out;
+        t->nfkc_cf->normalize(icu::UnicodeString(static_cast<UChar32>(cp)), out, status);
+        if (U_FAILURE(status)) {
+          t->status = absl::InternalError(absl::StrCat("ICU NFKC_Casefold failed: ", u_errorName(status)));
+          return t;
+        }
+        for (int32_t i = 0; i < out.length();) {
+          const UChar32 c = out.char32At(i);
+          i += U16_LENGTH(c);
+          const uint32_t stripped = StripLatinAccent(nfd, static_cast<uint32_t>(c));
+          if (t->KindOf(stripped) == Kind::kDrop) continue;
+          folded.push_back(static_cast<char32_t>(stripped));
+        }
+      }
+      if (folded.size() == 1 && folded[0] == cp) continue;
+      if (folded.size() > 31) {
+        t->status = absl::InternalError("NFKC_Casefold expansion longer than the table allows");
+        return t;
+      }
+      t->index[cp] = (static_cast<uint32_t>(t->pool.size()) << 5) | static_cast<uint32_t>(folded.size());
+      t->pool.insert(t->pool.end(), folded.begin(), folded.end());
+    }
+    return t;
+  }();
+  return *tables;
+}
+
+// Traditional -> Simplified for [kT2sBegin, kT2sEnd), one code point at a time.
+struct T2sTable {
+  std::vector<char16_t> map;  // identity where nothing changes
+  absl::Status status;
+};
+
+const T2sTable& GetT2sTable() {
+  static const T2sTable* const table = [] {
+    auto* t = new T2sTable;
+    UErrorCode status = U_ZERO_ERROR;
+    std::unique_ptr<icu::Transliterator> translit(
+        icu::Transliterator::createInstance("Hant-Hans", UTRANS_FORWARD, status));
+    if (U_FAILURE(status) || translit == nullptr) {
+      status = U_ZERO_ERROR;
+      translit.reset(icu::Transliterator::createInstance("Traditional-Simplified", UTRANS_FORWARD, status));
+    }
+    if (U_FAILURE(status) || translit == nullptr) {
+      t->status = absl::FailedPreconditionError(absl::StrCat(
+          "ICU transliterator Hant-Hans is not in this ICU's data (", u_errorName(status),
+          "); create the normalizer with fold_traditional_to_simplified = false"));
+      return t;
+    }
+    t->map.resize(kT2sEnd - kT2sBegin);
+    for (uint32_t cp = kT2sBegin; cp < kT2sEnd; ++cp) {
+      icu::UnicodeString s(static_cast<UChar32>(cp));
+      translit->transliterate(s);
+      const bool single_bmp = s.length() == 1 && !U16_IS_SURROGATE(s.charAt(0));
+      t->map[cp - kT2sBegin] = single_bmp ? static_cast<char16_t>(s.charAt(0)) : static_cast<char16_t>(cp);
+    }
+    // One lookup must suffice: follow chains a -> b -> c.
+    for (uint32_t i = 0; i < t->map.size(); ++i) {
+      for (int hops = 0; hops < 4; ++hops) {
+        const uint32_t next = t->map[i];
+        if (next < kT2sBegin || next >= kT2sEnd || t->map[next - kT2sBegin] == next) break;
+        t->map[i] = t->map[next - kT2sBegin];
+      }
+    }
+    return t;
+  }();
+  return *table;
+}
+
+// One folded code point with the original bytes it came from.
+struct Atom {
+  char32_t cp;
+  uint32_t orig_begin;
+  uint32_t orig_end;
+  Kind kind;
+};
+
+// Decodes one code point; on invalid UTF-8 returns false, sets U+FFFD and consumes one byte.
+inline bool DecodeChecked(const unsigned char* s, size_t n, size_t* pos, char32_t* cp) {
+  const size_t i = *pos;
+  const unsigned char c = s[i];
+  if (c < 0x80) {
+    *cp = c;
+    *pos = i + 1;
+    return true;
+  }
+  int len;
+  char32_t value;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    value = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    value = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    value = c & 0x07;
+  } else {
+    len = 0;
+    value = 0;
+  }
+  bool ok = len != 0 && i + len <= n;
+  for (int k = 1; ok && k < len; ++k) {
+    const unsigned char cc = s[i + k];
+    if ((cc & 0xC0) != 0x80) ok = false;
+    value = (value << 6) | (cc & 0x3F);
+  }
+  if (ok) {
+    const bool overlong = (len == 2 && value < 0x80) || (len == 3 && value < 0x800) || (len == 4 && value < 0x10000);
+    if (overlong || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) ok = false;
+  }
+  if (!ok) {
+    *cp = 0xFFFD;
+    *pos = i + 1;
+    return false;
+  }
+  *cp = value;
+  *pos = i + len;
+  return true;
+}
+
+void AppendUtf8(char32_t cp, uint32_t ob, uint32_t oe, NormalizedText* out) {
+  char buf[4];
+  int len;
+  if (cp < 0x80) {
+    buf[0] = static_cast<char>(cp);
+    len = 1;
+  } else if (cp < 0x800) {
+    buf[0] = static_cast<char>(0xC0 | (cp >> 6));
+    buf[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    len = 2;
+  } else if (cp < 0x10000) {
+    buf[0] = static_cast<char>(0xE0 | (cp >> 12));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    len = 3;
+  } else {
+    buf[0] = static_cast<char>(0xF0 | (cp >> 18));
+    buf[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    buf[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
+    len = 4;
+  }
+  out->text.append(buf, len);
+  for (int k = 0; k < len; ++k) {
+    out->orig_begin.push_back(ob);
+    out->orig_end.push_back(oe);
+  }
+}
+
+// ---- English number words ----------------------------------------------------------------
+
+enum class NumType : uint8_t { kNone, kZero, kUnit, kTeen, kTens, kHundred, kScale, kAnd, kA, kDigits };
+
+struct NumWordEntry {
+  const char* word;
+  uint8_t length;
+  NumType type;
+  uint64_t value;
+};
+
+constexpr NumWordEntry kNumWords[] = {
+    {"a", 1, NumType::kA, 1},
+    {"and", 3, NumType::kAnd, 0},
+    {"billion", 7, NumType::kScale, 1000000000ull},
+    {"eight", 5, NumType::kUnit, 8},
+    {"eleven", 6, NumType::kTeen, 11},
+    {"eighteen", 8, NumType::kTeen, 18},
+    {"eighty", 6, NumType::kTens, 80},
+    {"five", 4, NumType::kUnit, 5},
+    {"four", 4, NumType::kUnit, 4},
+    {"fourteen", 8, NumType::kTeen, 14},
+    {"fifteen", 7, NumType::kTeen, 15},
+    {"forty", 5, NumType::kTens, 40},
+    {"fifty", 5, NumType::kTens, 50},
+    {"hundred", 7, NumType::kHundred, 100},
+    {"million", 7, NumType::kScale, 1000000ull},
+    {"nine", 4, NumType::kUnit, 9},
+    {"nineteen", 8, NumType::kTeen, 19},
+    {"ninety", 6, NumType::kTens, 90},
+    {"one", 3, NumType::kUnit, 1},
+    {"six", 3, NumType::kUnit, 6},
+    {"seven", 5, NumType::kUnit, 7},
+    {"sixteen", 7, NumType::kTeen, 16},
+    {"seventeen", 9, NumType::kTeen, 17},
+    {"sixty", 5, NumType::kTens, 60},
+    {"seventy", 7, NumType::kTens, 70},
+    {"two", 3, NumType::kUnit, 2},
+    {"three", 5, NumType::kUnit, 3},
+    {"ten", 3, NumType::kTeen, 10},
+    {"twelve", 6, NumType::kTeen, 12},
+    {"thirteen", 8, NumType::kTeen, 13},
+    {"twenty", 6, NumType::kTens, 20},
+    {"thirty", 6, NumType::kTens, 30},
+    {"thousand", 8, NumType::kScale, 1000},
+    {"trillion", 8, NumType::kScale, 1000000000000ull},
+    {"zero", 4, NumType::kZero, 0},
+};
+
+// [begin, end) of kNumWords entries starting with each letter; entries are grouped by letter.
+struct NumWordIndex {
+  std::array<uint8_t, 26> begin{};
+  std::array<uint8_t, 26> end{};
+};
+
+constexpr NumWordIndex MakeNumWordIndex() {
+  NumWordIndex index;
+  constexpr int n = sizeof(kNumWords) / sizeof(kNumWords[0]);
+  for (int i = n - 1; i >= 0; --i) index.begin[kNumWords[i].word[0] - 'a'] = static_cast<uint8_t>(i);
+  for (int i = 0; i < n; ++i) index.end[kNumWords[i].word[0] - 'a'] = static_cast<uint8_t>(i + 1);
+  return index;
+}
+constexpr NumWordIndex kNumWordIndex = MakeNumWordIndex();
+
+struct NumWord {
+  NumType type = NumType::kNone;
+  uint64_t value = 0;
+  size_t end = 0;  // atom index just past the word
+  bool is_one = false;
+};
+
+// Reads the word starting at atoms[start] and says whether it is a number word.
+NumWord ReadNumWord(const std::vector<Atom>& atoms, size_t start) {
+  NumWord word;
+  char buf[10];
+  size_t len = 0;
+  bool all_digits = true;
+  bool all_ascii_letters = true;
+  size_t i = start;
+  for (; i < atoms.size() && IsWordKind(atoms[i].kind); ++i) {
+    const char32_t cp = atoms[i].cp;
+    if (atoms[i].kind != Kind::kDigit) all_digits = false;
+    if (cp < 'a' || cp > 'z') all_ascii_letters = false;
+    if (len < sizeof(buf)) buf[len] = static_cast<char>(cp);
+    ++len;
+  }
+  word.end = i;
+  if (all_digits) {
+    if (len > 3) return word;
+    uint64_t value = 0;
+    for (size_t k = 0; k < len; ++k) value = value * 10 + static_cast<uint64_t>(buf[k] - '0');
+    word.type = NumType::kDigits;
+    word.value = value;
+    return word;
+  }
+  if (!all_ascii_letters || len > 9) return word;
+  const int letter = buf[0] - 'a';
+  for (int k = kNumWordIndex.begin[letter]; k < kNumWordIndex.end[letter]; ++k) {
+    const NumWordEntry& e = kNumWords[k];
+    if (e.length == len && std::memcmp(e.word, buf, len) == 0) {
+      word.type = e.type;
+      word.value = e.value;
+      word.is_one = e.type == NumType::kUnit && e.value == 1;
+      return word;
+    }
+  }
+  return word;
+}
+
+// Index of the next word start after the spaces following atom index `pos`, or npos.
+size_t NextWordAfterSpaces(const std::vector<Atom>& atoms, size_t pos) {
+  size_t i = pos;
+  while (i < atoms.size() && (atoms[i].kind == Kind::kSpace || atoms[i].kind == Kind::kDrop)) ++i;
+  if (i == pos || i >= atoms.size() || !IsWordKind(atoms[i].kind)) return std::string::npos;
+  return i;
+}
+
+// Parses "three hundred eighty", "twelve thousand three hundred", "a hundred", "5 thousand"...
+// starting at a word start. On success sets *end (atom index past the number) and *value.
+bool ParseEnglishNumber(const std::vector<Atom>& atoms, size_t start, size_t* end, uint64_t* value) {
+  enum class State { kStart, kOnes, kTens, kTensOnes, kNeedsScale, kHundred, kHundredAnd, kHundredTens,
+                     kHundredDone, kScaled, kScaledAnd, kScaledTens };
+  State state = State::kStart;
+  uint64_t total = 0;
+  uint64_t segment = 0;
+  uint64_t last_scale = std::numeric_limits<uint64_t>::max();
+  size_t best_end = 0;
+  uint64_t best_value = 0;
+  int words = 0;
+  int best_words = 0;
+  bool first_is_one = false;
+  constexpr uint64_t kMax = 1000000000000000ull;
+
+  size_t pos = start;
+  while (pos != std::string::npos) {
+    const NumWord w = ReadNumWord(atoms, pos);
+    if (w.type == NumType::kNone) break;
+    const NumType t = w.type;
+    auto apply_scale = [&]() -> bool {
+      if (w.value >= last_scale || segment == 0 || segment >= 1000000) return false;
+      total += segment * w.value;
+      segment = 0;
+      last_scale = w.value;
+      state = State::kScaled;
+      return total <= kMax;
+    };
+    bool accepted = true;
+    bool stop_after = false;
+    switch (state) {
+      case State::kStart:
+        if (t == NumType::kZero) {
+          segment = 0;
+          state = State::kOnes;
+          stop_after = true;
+        } else if (t == NumType::kUnit || t == NumType::kTeen) {
+          segment = w.value;
+          state = State::kOnes;
+          first_is_one = w.is_one;
+        } else if (t == NumType::kTens) {
+          segment = w.value;
+          state = State::kTens;
+        } else if (t == NumType::kA || (t == NumType::kDigits && w.value > 0)) {
+          segment = w.value;
+          state = State::kNeedsScale;
+        } else {
+          accepted = false;
+        }
+        break;
+      case State::kOnes:
+      case State::kTensOnes:
+      case State::kNeedsScale:
+        if (t == NumType::kHundred && segment < 100) {
+          segment *= 100;
+          state = State::kHundred;
+        } else if (t == NumType::kScale) {
+          accepted = apply_scale();
+        } else {
+          accepted = false;
+        }
+        break;
+      case State::kTens:
+      case State::kScaledTens:
+        if (t == NumType::kUnit) {
+          segment += w.value;
+          state = state == State::kTens ? State::kTensOnes : State::kHundredDone;
+        } else if (t == NumType::kScale) {
+          accepted = apply_scale();
+        } else {
+          accepted = false;
+        }
+        break;
+      case State::kHundred:
+        if (t == NumType::kAnd) {
+          state = State::kHundredAnd;
+        } else if (t == NumType::kUnit || t == NumType::kTeen) {
+          segment += w.value;
+          state = State::kHundredDone;
+        } else if (t == NumType::kTens) {
+          segment += w.value;
+          state = State::kHundredTens;
+        } else if (t == NumType::kScale) {
+          accepted = apply_scale();
+        } else {
+          accepted = false;
+        }
+        break;
+      case State::kHundredAnd:
+      case State::kScaledAnd:
+        if (t == NumType::kUnit || t == NumType::kTeen) {
+          segment += w.value;
+          state = State::kHundredDone;
+        } else if (t == NumType::kTens) {
+          segment += w.value;
+          state = State::kHundredTens;
+        } else {
+          accepted = false;
+        }
+        break;
+      case State::kHundredTens:
+        if (t == NumType::kUnit) {
+          segment += w.value;
+          state = State::kHundredDone;
+        } else if (t == NumType::kScale) {
+          accepted = apply_scale();
+        } else {
+          accepted = false;
+        }
+        break;
+      case State::kHundredDone:
+        accepted = t == NumType::kScale && apply_scale();
+        break;
+      case State::kScaled:
+        if (t == NumType::kAnd) {
+          state = State::kScaledAnd;
+        } else if (t == NumType::kUnit || t == NumType::kTeen) {
+          segment = w.value;
+          state = State::kOnes;
+        } else if (t == NumType::kTens) {
+          segment = w.value;
+          state = State::kScaledTens;
+        } else {
+          accepted = false;
+        }
+        break;
+    }
+    if (!accepted) break;
+    ++words;
+    const bool complete = state != State::kNeedsScale && state != State::kHundredAnd && state != State::kScaledAnd;
+    if (complete) {
+      best_end = w.end;
+      best_value = total + segment;
+      best_words = words;
+    }
+    if (stop_after) break;
+    pos = NextWordAfterSpaces(atoms, w.end);
+  }
+  if (best_words == 0) return false;
+  if (best_words == 1 && first_is_one) return false;  // "no one", "one of those"
+  *end = best_end;
+  *value = best_value;
+  return true;
+}
+
+// ---- Chinese numerals ---------------------------------------------------------------------
+
+// Digit value of a Chinese numeral digit, or -1.
+int ZhDigit(char32_t cp) {
+  switch (cp) {
+    case U'零':
+    case U'〇':
+      return 0;
+    case U'一':
+      return 1;
+    case U'二':
+    case U'两':
+      return 2;
+    case U'三':
+      return 3;
+    case U'四':
+      return 4;
+    case U'五':
+      return 5;
+    case U'六':
+      return 6;
+    case U'七':
+      return 7;
+    case U'八':
+      return 8;
+    case U'九':
+      return 9;
+    default:
+      return -1;
+  }
+}
+
+uint64_t ZhUnit(char32_t cp) {
+  switch (cp) {
+    case U'十':
+      return 10;
+    case U'百':
+      return 100;
+    case U'千':
+      return 1000;
+    case U'万':
+      return 10000;
+    case U'亿':
+      return 100000000;
+    default:
+      return 0;
+  }
+}
+
+bool IsZhNumeral(char32_t cp) { return ZhDigit(cp) >= 0 || ZhUnit(cp) != 0; }
+bool IsZhNumberStart(char32_t cp) { return (ZhDigit(cp) > 0) || cp == U'十'; }
+
+// Writes the value of a Chinese numeral run into buf (ASCII digits) and returns its length, or
+// 0 if the run is not a number we convert. Colloquial "一千三百四" is 1340: a digit right after
+// 千/百/万/亿 stands for the next lower unit.
+size_t ParseChineseNumber(const Atom* run, size_t n, char* buf, size_t buf_size) {
+  bool has_unit = false;
+  bool has_liang = false;
+  for (size_t i = 0; i < n; ++i) {
+    has_unit |= ZhUnit(run[i].cp) != 0;
+    has_liang |= run[i].cp == U'两';
+  }
+  if (!has_unit) {
+    // Digit by digit ("一三八"): short runs are idioms or ranges ("三四个", "一二", "三三两两").
+    if (n < 3 || has_liang || n > buf_size) return 0;
+    for (size_t i = 0; i < n; ++i) buf[i] = static_cast<char>('0' + ZhDigit(run[i].cp));
+    return n;
+  }
+  uint64_t total = 0;       // complete 亿 part
+  uint64_t wan_part = 0;    // complete 万 part below 亿
+  uint64_t current = 0;     // below 万
+  int digit = -1;           // pending digit
+  uint64_t digit_after_unit = 0;  // the unit right before the pending digit (0: start or 零)
+  uint64_t last_small = 10000;    // last of 千/百/十 used in `current`, for order
+  bool wan_done = false;
+  bool yi_done = false;
+  uint64_t prev_unit = 0;  // unit of the previous character, 0 if it was a digit
+  for (size_t i = 0; i < n; ++i) {
+    const char32_t cp = run[i].cp;
+    const int d = ZhDigit(cp);
+    if (d == 0) {
+      if (digit > 0) return 0;  // "五零"
+      prev_unit = 0;
+      continue;
+    }
+    if (d > 0) {
+      if (digit >= 0) return 0;  // two digits in a row: "四五十" is a range
+      digit = d;
+      digit_after_unit = prev_unit;
+      prev_unit = 0;
+      continue;
+    }
+    const uint64_t unit = ZhUnit(cp);
+    if (unit <= 1000) {
+      if (unit >= last_small) return 0;
+      uint64_t multiplier;
+      if (digit > 0) {
+        multiplier = static_cast<uint64_t>(digit);
+      } else if (unit == 10 && i == 0) {
+        multiplier = 1;  // "十二"
+      } else {
+        return 0;  // a unit without its digit: "百", "一百十"
+      }
+      current += multiplier * unit;
+      last_small = unit;
+      digit = -1;
+    } else if (unit == 10000) {
+      const uint64_t section = current + (digit > 0 ? static_cast<uint64_t>(digit) : 0);
+      if (section == 0 || wan_done) return 0;
+      wan_part = section * 10000;
+      current = 0;
+      digit = -1;
+      last_small = 10000;
+      wan_done = true;
+    } else {  // 亿
+      const uint64_t section = wan_part + current + (digit > 0 ? static_cast<uint64_t>(digit) : 0);
+      if (section == 0 || yi_done) return 0;
+      total = section * 100000000ull;
+      wan_part = 0;
+      current = 0;
+      digit = -1;
+      last_small = 10000;
+      wan_done = false;
+      yi_done = true;
+    }
+    prev_unit = unit;
+  }
+  if (digit > 0) {
+    if (digit_after_unit >= 100) {
+      current += static_cast<uint64_t>(digit) * (digit_after_unit / 10);
+    } else {
+      current += static_cast<uint64_t>(digit);
+    }
+  }
+  const uint64_t value = total + wan_part + current;
+  const auto result = std::to_chars(buf, buf + buf_size, value);
+  if (result.ec != std::errc()) return 0;
+  return static_cast<size_t>(result.ptr - buf);
+}
+
+}  // namespace
+
+// ---- Public free functions ----------------------------------------------------------------
+
+bool IsCjkCodePoint(uint32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) ||    // CJK Unified Ideographs
+         (cp >= 0x3400 && cp <= 0x4DBF) ||    // Extension A
+         (cp >= 0xF900 && cp <= 0xFAFF) ||    // Compatibility Ideographs
+         (cp >= 0x3005 && cp <= 0x3007) ||    // 々 〆 〇
+         (cp >= 0x3040 && cp <= 0x30FF) ||    // Hiragana, Katakana
+         (cp >= 0x31F0 && cp <= 0x31FF) ||    // Katakana phonetic extensions
+         (cp >= 0xAC00 && cp <= 0xD7A3) ||    // Hangul syllables
+         (cp >= 0x20000 && cp <= 0x2FA1F) ||  // Extensions B-F, compatibility supplement
+         (cp >= 0x30000 && cp <= 0x3134F);    // Extension G
+}
+
+uint32_t DecodeUtf8(absl::string_view text, size_t* pos) {
+  if (*pos >= text.size()) return 0xFFFD;
+  char32_t cp;
+  DecodeChecked(reinterpret_cast<const unsigned char*>(text.data()), text.size(), pos, &cp);
+  return static_cast<uint32_t>(cp);
+}
+
+int32_t CodePointOffset(absl::string_view text, size_t byte_offset) {
+  const size_t end = std::min(byte_offset, text.size());
+  int32_t count = 0;
+  for (size_t i = 0; i < end; ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++count;
+  }
+  return count;
+}
+
+std::pair<uint32_t, uint32_t> NormalizedText::ToOriginal(size_t begin, size_t end) const {
+  end = std::min(end, text.size());
+  if (begin >= end) return {0, 0};
+  uint32_t lo = orig_begin[begin];
+  uint32_t hi = orig_end[begin];
+  for (size_t i = begin + 1; i < end; ++i) {
+    lo = std::min(lo, orig_begin[i]);
+    hi = std::max(hi, orig_end[i]);
+  }
+  return {lo, hi};
+}
+
+void NormalizedText::Clear() {
+  text.clear();
+  orig_begin.clear();
+  orig_end.clear();
+}
+
+// ---- Normalizer ---------------------------------------------------------------------------
+
+struct Normalizer::Impl {
+  NormalizerOptions options;
+  const FoldTables* fold = nullptr;
+  const char16_t* t2s = nullptr;  // null when not folding Traditional to Simplified
+
+  char32_t Simplify(char32_t cp) const {
+    if (t2s != nullptr && cp >= kT2sBegin && cp < kT2sEnd) return t2s[cp - kT2sBegin];
+    return cp;
+  }
+  // Fills `atoms`; returns false if the text is not valid UTF-8 (atoms then hold U+FFFD).
+  bool Fold(absl::string_view text, std::vector<Atom>* atoms) const;
+  void Emit(const std::vector<Atom>& atoms, NormalizedText* out) const;
+  void Run(absl::string_view text, std::vector<Atom>* atoms, NormalizedText* out, bool* valid) const;
+};
+
+namespace {
+
+// Resolves apostrophes and the separators inside numbers, which depend on both neighbours.
+void ResolveContext(std::vector<Atom>* atoms) {
+  const size_t n = atoms->size();
+  Atom* a = atoms->data();
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i].kind == Kind::kApostrophe) {
+      const bool letter_before = i > 0 && (a[i - 1].kind == Kind::kLetter || a[i - 1].kind == Kind::kDigit);
+      const bool letter_after = i + 1 < n && a[i + 1].kind == Kind::kLetter;
+      a[i].kind = letter_before && letter_after ? Kind::kDrop : Kind::kSpace;
+    } else if (a[i].kind == Kind::kClause && (a[i].cp == U',' || a[i].cp == U'.') && i > 0 &&
+               a[i - 1].kind == Kind::kDigit && i + 1 < n && a[i + 1].kind == Kind::kDigit) {
+      if (a[i].cp == U'.') {
+        a[i].kind = Kind::kDecimal;
+      } else {
+        // A thousands separator is followed by exactly three digits.
+        size_t digits = 0;
+        while (i + 1 + digits < n && a[i + 1 + digits].kind == Kind::kDigit) ++digits;
+        if (digits == 3) a[i].kind = Kind::kDrop;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool Normalizer::Impl::Fold(absl::string_view text, std::vector<Atom>* atoms) const {
+  atoms->clear();
+  bool valid = true;
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t pos = 0;
+  while (pos < n) {
+    const uint32_t begin = static_cast<uint32_t>(pos);
+    const unsigned char c = s[pos];
+    if (c < 0x80) {  // ASCII fast path
+      ++pos;
+      const char32_t lower = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+      atoms->push_back({lower, begin, begin + 1, kAsciiKinds[c]});
+      continue;
+    }
+    char32_t cp;
+    if (!DecodeChecked(s, n, &pos, &cp)) valid = false;
+    const uint32_t end = static_cast<uint32_t>(pos);
+    if (IsHanFastPath(cp)) {  // NFKC is the identity here
+      atoms->push_back({Simplify(cp), begin, end, Kind::kCjk});
+      continue;
+    }
+    const size_t before = atoms->size();
+    if (cp < 0x10000) {
+      const uint32_t entry = fold->index[cp];
+      if (entry == FoldTables::kIdentity) {
+        atoms->push_back({Simplify(cp), begin, end, fold->kind[cp]});
+      } else {
+        const char32_t* folded = fold->pool.data() + (entry >> 5);
+        const uint32_t len = entry & 31;
+        for (uint32_t k = 0; k < len; ++k) {
+          const char32_t f = Simplify(folded[k]);
+          atoms->push_back({f, begin, end, fold->KindOf(f)});
+        }
+      }
+    } else if (IsCjkCodePoint(cp)) {
+      atoms->push_back({cp, begin, end, Kind::kCjk});
+    } else {  // rare: emoji, mathematical letters, historic scripts
+      UErrorCode status = U_ZERO_ERROR;
+      icu::UnicodeString folded;
+      fold->nfkc_cf->normalize(icu::UnicodeString(static_cast<UChar32>(cp)), folded, status);
+      if (U_FAILURE(status)) folded = icu::UnicodeString(static_cast<UChar32>(cp));
+      for (int32_t i = 0; i < folded.length();) {
+        const UChar32 f = folded.char32At(i);
+        i += U16_LENGTH(f);
+        const char32_t simplified = Simplify(static_cast<char32_t>(f));
+        const Kind kind = fold->KindOf(simplified);
+        if (kind != Kind::kDrop) atoms->push_back({simplified, begin, end, kind});
+      }
+    }
+    if (atoms->size() == before && before > 0) {
+      // Dropped (a combining mark, a format character): let the preceding character cover its
+      // bytes so that a match on "cafe" maps back to all of "café".
+      Atom& prev = atoms->back();
+      if (prev.orig_end == begin && (IsWordKind(prev.kind) || prev.kind == Kind::kCjk)) prev.orig_end = end;
+    }
+  }
+  return valid;
+}
+
+void Normalizer::Impl::Emit(const std::vector<Atom>& atoms, NormalizedText* out) const {
+  enum class Last { kNone, kCjk, kOther };
+  Last last = Last::kNone;
+  bool pending_space = false;
+  uint32_t space_begin = 0, space_end = 0;
+  bool pending_clause = false;
+  uint32_t clause_begin = 0, clause_end = 0;
+  bool prev_word = false;
+
+  // Writes the separator owed before a visible token.
+  auto flush = [&](bool next_is_cjk) {
+    if (last != Last::kNone) {
+      if (pending_clause) {
+        if (last != Last::kCjk) AppendUtf8(U' ', clause_begin, clause_end, out);
+        AppendUtf8(U',', clause_begin, clause_end, out);
+        if (!next_is_cjk) AppendUtf8(U' ', clause_begin, clause_end, out);
+      } else if (pending_space && !(last == Last::kCjk && next_is_cjk)) {
+        AppendUtf8(U' ', space_begin, space_end, out);
+      }
+    }
+    pending_clause = false;
+    pending_space = false;
+  };
+  auto append_number = [&](const char* digits, size_t len, uint32_t ob, uint32_t oe) {
+    flush(false);
+    for (size_t k = 0; k < len; ++k) AppendUtf8(static_cast<char32_t>(digits[k]), ob, oe, out);
+    last = Last::kOther;
+  };
+
+  const size_t n = atoms.size();
+  size_t i = 0;
+  while (i < n) {
+    const Atom& a = atoms[i];
+    switch (a.kind) {
+      case Kind::kDrop:
+        ++i;
+        break;
+      case Kind::kSpace:
+      case Kind::kApostrophe:
+        if (!pending_space) {
+          pending_space = true;
+          space_begin = a.orig_begin;
+          space_end = a.orig_end;
+        }
+        prev_word = false;
+        ++i;
+        break;
+      case Kind::kClause:
+        if (!pending_clause) {
+          pending_clause = true;
+          clause_begin = a.orig_begin;
+        }
+        clause_end = a.orig_end;
+        prev_word = false;
+        ++i;
+        break;
+      case Kind::kLetter:
+      case Kind::kDigit:
+      case Kind::kDecimal: {
+        const bool may_be_number = (a.cp >= U'a' && a.cp <= U'z') || a.kind == Kind::kDigit;
+        if (!prev_word && may_be_number && options.convert_number_words) {
+          size_t end;
+          uint64_t value;
+          if (ParseEnglishNumber(atoms, i, &end, &value)) {
+            char buf[24];
+            const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+            append_number(buf, static_cast<size_t>(r.ptr - buf), a.orig_begin, atoms[end - 1].orig_end);
+            i = end;
+            prev_word = true;
+            break;
+          }
+        }
+        flush(false);
+        AppendUtf8(a.cp, a.orig_begin, a.orig_end, out);
+        last = Last::kOther;
+        prev_word = true;
+        ++i;
+        break;
+      }
+      case Kind::kKeep:
+        flush(false);
+        AppendUtf8(a.cp, a.orig_begin, a.orig_end, out);
+        last = Last::kOther;
+        prev_word = false;
+        ++i;
+        break;
+      case Kind::kCjk: {
+        prev_word = false;
+        size_t run_end = i;
+        if (options.convert_number_words && IsZhNumeral(a.cp)) {
+          run_end = i + 1;
+          while (run_end < n && atoms[run_end].kind == Kind::kCjk && IsZhNumeral(atoms[run_end].cp)) ++run_end;
+          char buf[24];
+          size_t len = 0;
+          if (run_end - i >= 2 && IsZhNumberStart(a.cp)) {
+            len = ParseChineseNumber(&atoms[i], run_end - i, buf, sizeof(buf));
+          }
+          if (len > 0) {
+            append_number(buf, len, a.orig_begin, atoms[run_end - 1].orig_end);
+            i = run_end;
+            break;
+          }
+        }
+        // Not a number: the character (or the whole numeral run) as written.
+        do {
+          flush(true);
+          AppendUtf8(atoms[i].cp, atoms[i].orig_begin, atoms[i].orig_end, out);
+          last = Last::kCjk;
+          ++i;
+        } while (i < run_end);
+        break;
+      }
+    }
+  }
+}
+
+void Normalizer::Impl::Run(absl::string_view text, std::vector<Atom>* atoms, NormalizedText* out,
+                           bool* valid) const {
+  out->Clear();
+  *valid = Fold(text, atoms);
+  ResolveContext(atoms);
+  Emit(*atoms, out);
+}
+
+namespace {
+// Scratch space reused by every call on a thread: no heap allocation in steady state.
+std::vector<Atom>& ThreadAtoms() {
+  thread_local std::vector<Atom> atoms;
+  return atoms;
+}
+}  // namespace
+
+Normalizer::Normalizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Normalizer::~Normalizer() = default;
+
+absl::StatusOr<std::unique_ptr<Normalizer>> Normalizer::Create(const NormalizerOptions& options) {
+  const FoldTables& fold = GetFoldTables();
+  if (!fold.status.ok()) return fold.status;
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->fold = &fold;
+  if (options.fold_traditional_to_simplified) {
+    const T2sTable& t2s = GetT2sTable();
+    if (!t2s.status.ok()) return t2s.status;
+    impl->t2s = t2s.map.data();
+  }
+  return std::unique_ptr<Normalizer>(new Normalizer(std::move(impl)));
+}
+
+const Normalizer& Normalizer::Default() {
+  static const Normalizer* const instance = [] {
+    auto created = Create(NormalizerOptions{});
+    if (!created.ok()) {
+      // Without the transliterator data we still want a working normalizer.
+      std::fprintf(stderr, "callguard: %s; Traditional Chinese will not be folded\n",
+                   std::string(created.status().message()).c_str());
+      NormalizerOptions fallback;
+      fallback.fold_traditional_to_simplified = false;
+      created = Create(fallback);
+    }
+    if (!created.ok()) {
+      std::fprintf(stderr, "callguard: cannot build the normalizer: %s\n",
+                   std::string(created.status().message()).c_str());
+      std::abort();
+    }
+    return created->release();
+  }();
+  return *instance;
+}
+
+absl::Status Normalizer::Normalize(absl::string_view text, NormalizedText* out) const {
+  if (text.size() >= std::numeric_limits<uint32_t>::max()) {
+    out->Clear();
+    return InvalidField("text", "longer than 4 GiB");
+  }
+  bool valid;
+  impl_->Run(text, &ThreadAtoms(), out, &valid);
+  if (!valid) {
+    out->Clear();
+    absl::Status status = ValidateUtf8(text, "text");
+    return status.ok() ? InvalidField("text", "invalid UTF-8") : status;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<NormalizedText> Normalizer::Normalize(absl::string_view text) const {
+  NormalizedText out;
+  absl::Status status = Normalize(text, &out);
+  if (!status.ok()) return status;
+  return out;
+}
+
+std::string Normalizer::NormalizeForMatch(absl::string_view text) const {
+  thread_local NormalizedText scratch;
+  if (text.size() >= std::numeric_limits<uint32_t>::max()) return std::string();
+  bool valid;  // invalid bytes become U+FFFD and so a space
+  impl_->Run(text, &ThreadAtoms(), &scratch, &valid);
+  return scratch.text;
+}
+
+}  // namespace callguard

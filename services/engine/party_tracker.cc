@@ -1,0 +1,139 @@
+#include "party_tracker.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+
+namespace callguard {
+namespace {
+
+// How far (bytes, after the cue) the debtor's name may stand from a "this is" cue:
+// "this is uh mandy" still confirms.
+constexpr size_t kNameGapBytes = 12;
+// An affirmative or denial must open the reply to count as the answer to the question.
+constexpr uint32_t kAnswerStartBytes = 4;
+
+}  // namespace
+
+bool SetHits::AnyStartsBy(const std::vector<SetId>& ids, uint32_t offset) const {
+  for (SetId id : ids) {
+    if (!Has(id)) continue;
+    for (const auto& s : spans[id]) {
+      if (s.first <= offset) return true;
+    }
+  }
+  return false;
+}
+
+void PartyTracker::Init(const CompiledPolicy* policy, v1::DialedNumber dialed,
+                        const std::vector<std::string>& debtor_names) {
+  policy_ = policy;
+  dialed_ = dialed;
+  party_ = v1::PARTY_UNKNOWN;
+  const auto& presumed = policy->source().parameters().presumed_debtor_dials();
+  if (std::find(presumed.begin(), presumed.end(), dialed) != presumed.end()) party_ = v1::PARTY_DEBTOR;
+  debtor_names_.clear();
+  for (const auto& n : debtor_names) {
+    if (n.empty()) continue;
+    debtor_names_.push_back(NameMatcher::Create(n, NameMatcher::Kind::kPerson, policy->is_cjk()));
+  }
+}
+
+bool PartyTracker::IsAllowedParty() const {
+  const auto& params = policy_->source().parameters();
+  switch (party_) {
+    case v1::PARTY_DEBTOR:
+      return true;
+    case v1::PARTY_GUARANTOR: {
+      const auto& dials = params.guarantor_dials();
+      return std::find(dials.begin(), dials.end(), dialed_) != dials.end();
+    }
+    case v1::PARTY_THIRD_PARTY:
+      return spouse_ && params.spouse_may_be_told();
+    default:
+      return false;
+  }
+}
+
+bool PartyTracker::MentionsDebtor(absl::string_view normalized) const {
+  for (const auto& n : debtor_names_) {
+    if (n.Contains(normalized)) return true;
+  }
+  return false;
+}
+
+void PartyTracker::OnAgent(absl::string_view normalized, const SetHits& hits) {
+  agent_named_debtor_ = MentionsDebtor(normalized);
+  agent_asked_identity_ = hits.HasAny(policy_->party_inference().identity_question);
+}
+
+void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& hits) {
+  const CompiledPartyInference& pi = policy_->party_inference();
+  const bool guarantor_dial = dialed_ == v1::GUARANTOR;
+  // On a guarantor dial the person asked for is the guarantor unless the agent named the debtor.
+  const v1::Party confirmed = guarantor_dial && !agent_named_debtor_ ? v1::PARTY_GUARANTOR : v1::PARTY_DEBTOR;
+  const bool asked = agent_asked_identity_ && (agent_named_debtor_ || guarantor_dial);
+  agent_asked_identity_ = false;
+
+  if (hits.HasAny(pi.voicemail)) {
+    party_ = v1::PARTY_VOICEMAIL;
+    return;
+  }
+  if (hits.HasAny(pi.wrong_number)) {
+    party_ = v1::PARTY_WRONG_NUMBER;
+    return;
+  }
+  if (hits.HasAny(pi.spouse)) {
+    party_ = v1::PARTY_THIRD_PARTY;
+    spouse_ = true;
+    return;
+  }
+  if (hits.HasAny(pi.third_party)) {
+    party_ = v1::PARTY_THIRD_PARTY;
+    spouse_ = false;
+    return;
+  }
+  if (asked && hits.AnyStartsBy(pi.denial, kAnswerStartBytes)) {
+    party_ = v1::PARTY_THIRD_PARTY;
+    return;
+  }
+  if (hits.HasAny(pi.self_confirm)) {
+    party_ = confirmed;
+    return;
+  }
+  // "this is mandy", "我是李娟": a self-introduction with the debtor's name.
+  for (SetId id : pi.self_name_prefix) {
+    if (!hits.Has(id)) continue;
+    for (const auto& span : hits.spans[id]) {
+      absl::string_view rest = normalized.substr(span.second);
+      rest = absl::StripLeadingAsciiWhitespace(rest);
+      if (policy_->is_cjk()) {
+        for (const auto& n : debtor_names_) {
+          if (n.MatchesWord(rest)) {
+            party_ = v1::PARTY_DEBTOR;
+            return;
+          }
+        }
+        continue;
+      }
+      // The next few words (skipping fillers like "uh") may hold the name.
+      absl::string_view window = rest.substr(0, std::min(rest.size(), kNameGapBytes + 16));
+      for (absl::string_view word : absl::StrSplit(window, ' ', absl::SkipEmpty())) {
+        if (word == ",") break;
+        for (const auto& n : debtor_names_) {
+          if (n.MatchesWord(word)) {
+            party_ = v1::PARTY_DEBTOR;
+            return;
+          }
+        }
+      }
+    }
+  }
+  if (asked && hits.AnyStartsBy(pi.affirmative, kAnswerStartBytes)) {
+    party_ = confirmed;
+    return;
+  }
+}
+
+}  // namespace callguard

@@ -1,0 +1,68 @@
+#ifndef CALLGUARD_ENGINE_PARTY_TRACKER_H_
+#define CALLGUARD_ENGINE_PARTY_TRACKER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "callguard/v1/common.pb.h"
+#include "compiled_policy.h"
+#include "name_matcher.h"
+
+namespace callguard {
+
+// Which phrase sets matched an utterance, and where (normalized byte offsets).
+struct SetHits {
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> spans;  // by SetId
+  bool Has(SetId id) const { return id >= 0 && id < static_cast<SetId>(spans.size()) && !spans[id].empty(); }
+  bool HasAny(const std::vector<SetId>& ids) const {
+    for (SetId id : ids) if (Has(id)) return true;
+    return false;
+  }
+  // True if some span of `ids` starts at or before `offset` (normalized bytes).
+  bool AnyStartsBy(const std::vector<SetId>& ids, uint32_t offset) const;
+};
+
+// Infers who is on the line from the dialed number, party updates from the dialer and what
+// the counterparty says in answer to the agent ("speaking", "this is his wife", "是我",
+// "我是他妈妈", "打错了"). Until someone is shown to be the debtor (or guarantor), the
+// counterparty counts as a third party.
+class PartyTracker {
+ public:
+  PartyTracker() = default;
+  void Init(const CompiledPolicy* policy, v1::DialedNumber dialed, const std::vector<std::string>& debtor_names);
+
+  v1::Party party() const { return party_; }
+  // The debtor, or a guarantor where the policy allows it, or a spouse where allowed.
+  bool IsAllowedParty() const;
+  // The debtor has been verified on this call (drives the debt-collector statement rule).
+  bool DebtorVerified() const { return party_ == v1::PARTY_DEBTOR; }
+
+  // The dialer says who is on the line; this overrides inference.
+  void Assert(v1::Party party) {
+    party_ = party;
+    spouse_ = false;
+  }
+
+  // Called with each final AGENT utterance (normalized) and its set hits: remembers whether
+  // the agent just asked "is this <debtor>?".
+  void OnAgent(absl::string_view normalized, const SetHits& hits);
+  // Called with each final COUNTERPARTY utterance.
+  void OnCounterparty(absl::string_view normalized, const SetHits& hits);
+
+  // True if `normalized` names the debtor (any name token, or the full CJK name).
+  bool MentionsDebtor(absl::string_view normalized) const;
+
+ private:
+  const CompiledPolicy* policy_ = nullptr;
+  v1::DialedNumber dialed_ = v1::DIALED_NUMBER_UNSPECIFIED;
+  v1::Party party_ = v1::PARTY_UNKNOWN;
+  bool spouse_ = false;
+  std::vector<NameMatcher> debtor_names_;
+  bool agent_asked_identity_ = false;      // last agent turn: "is this X?", "请问是X吗"
+  bool agent_named_debtor_ = false;        // last agent turn mentioned the debtor's name
+};
+
+}  // namespace callguard
+
+#endif  // CALLGUARD_ENGINE_PARTY_TRACKER_H_

@@ -1,0 +1,192 @@
+#include "pattern_matcher.h"
+
+#include <hs.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace callguard {
+namespace {
+
+constexpr unsigned kBaseFlags = HS_FLAG_UTF8 | HS_FLAG_CASELESS;
+
+std::atomic<uint64_t> next_serial{1};
+
+// Scratch space is per thread; it must be sized for every database it scans. Databases are
+// told apart by serial numbers, never by address, since freed addresses get reused.
+struct ThreadScratch {
+  hs_scratch_t* scratch = nullptr;
+  absl::flat_hash_set<uint64_t> ready;
+  ~ThreadScratch() {
+    if (scratch != nullptr) hs_free_scratch(scratch);
+  }
+};
+
+absl::StatusOr<hs_scratch_t*> ScratchFor(const hs_database_t* db, uint64_t serial) {
+  thread_local ThreadScratch tls;
+  if (tls.ready.contains(serial)) return tls.scratch;
+  if (hs_alloc_scratch(db, &tls.scratch) != HS_SUCCESS) {
+    return absl::ResourceExhaustedError("cannot allocate Vectorscan scratch space");
+  }
+  tls.ready.insert(serial);
+  return tls.scratch;
+}
+
+int OnCandidate(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
+  static_cast<std::vector<uint32_t>*>(ctx)->push_back(id);
+  return 0;
+}
+
+struct SpanContext {
+  std::vector<std::pair<uint32_t, uint32_t>>* spans;
+};
+
+int OnSpan(unsigned int, unsigned long long from, unsigned long long to, unsigned int, void* ctx) {
+  static_cast<SpanContext*>(ctx)->spans->emplace_back(static_cast<uint32_t>(from), static_cast<uint32_t>(to));
+  return 0;
+}
+
+std::string CompileErrorMessage(hs_compile_error_t* err) {
+  std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
+  if (err != nullptr) hs_free_compile_error(err);
+  return msg;
+}
+
+}  // namespace
+
+struct PatternMatcher::SpanDb {
+  std::once_flag once;
+  hs_database_t* db = nullptr;
+  uint64_t serial = 0;
+  absl::Status status;
+  ~SpanDb() {
+    if (db != nullptr) hs_free_database(db);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options options) {
+  std::unique_ptr<PatternMatcher> m(new PatternMatcher());
+  m->patterns_ = std::move(options.patterns);
+  m->serial_ = next_serial.fetch_add(1);
+  m->span_dbs_.resize(m->patterns_.size());
+  for (auto& s : m->span_dbs_) s = std::make_unique<SpanDb>();
+  if (m->patterns_.empty()) return m;
+
+  std::vector<const char*> expressions;
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < m->patterns_.size(); ++i) {
+    if (m->patterns_[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          i < options.labels.size() ? options.labels[i] : absl::StrCat("pattern ", i), " is empty"));
+    }
+    expressions.push_back(m->patterns_[i].c_str());
+    flags.push_back(kBaseFlags | HS_FLAG_SINGLEMATCH);
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
+                       HS_MODE_BLOCK, nullptr, &m->prefilter_, &err) != HS_SUCCESS) {
+    const int index = err != nullptr ? err->expression : -1;
+    std::string msg = CompileErrorMessage(err);
+    if (index >= 0) {
+      const std::string label = static_cast<size_t>(index) < options.labels.size()
+                                    ? options.labels[index]
+                                    : absl::StrCat("pattern ", index);
+      return absl::InvalidArgumentError(absl::StrCat(label, " \"", m->patterns_[index], "\": ", msg));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("pattern set does not compile: ", msg));
+  }
+  return m;
+}
+
+PatternMatcher::~PatternMatcher() {
+  if (prefilter_ != nullptr) hs_free_database(prefilter_);
+}
+
+absl::Status PatternMatcher::Candidates(absl::string_view text, std::vector<uint32_t>* out) const {
+  out->clear();
+  if (prefilter_ == nullptr || text.empty()) return absl::OkStatus();
+  auto scratch = ScratchFor(prefilter_, serial_);
+  if (!scratch.ok()) return scratch.status();
+  if (hs_scan(prefilter_, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, OnCandidate, out) !=
+      HS_SUCCESS) {
+    return absl::InternalError("Vectorscan scan failed");
+  }
+  std::sort(out->begin(), out->end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<hs_database*> PatternMatcher::SpanDatabase(uint32_t pattern) const {
+  SpanDb& s = *span_dbs_[pattern];
+  std::call_once(s.once, [&] {
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile(patterns_[pattern].c_str(), kBaseFlags | HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, nullptr, &s.db,
+                   &err) != HS_SUCCESS) {
+      s.status = absl::InvalidArgumentError(
+          absl::StrCat("pattern \"", patterns_[pattern], "\": ", CompileErrorMessage(err)));
+      s.db = nullptr;
+      return;
+    }
+    s.serial = next_serial.fetch_add(1);
+  });
+  if (!s.status.ok()) return s.status;
+  return s.db;
+}
+
+absl::Status PatternMatcher::Spans(uint32_t pattern, absl::string_view text, std::vector<PatternMatch>* out) const {
+  if (pattern >= patterns_.size()) return absl::OutOfRangeError("no such pattern");
+  auto db = SpanDatabase(pattern);
+  if (!db.ok()) return db.status();
+  auto scratch = ScratchFor(*db, span_dbs_[pattern]->serial);
+  if (!scratch.ok()) return scratch.status();
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> raw;
+  raw.clear();
+  SpanContext ctx{&raw};
+  if (hs_scan(*db, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, OnSpan, &ctx) != HS_SUCCESS) {
+    return absl::InternalError("Vectorscan scan failed");
+  }
+  // Leftmost-longest, non-overlapping: the engine reports every end for each start.
+  std::sort(raw.begin(), raw.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second > b.second;
+  });
+  uint32_t covered_to = 0;
+  bool any = false;
+  for (const auto& [from, to] : raw) {
+    if (to <= from) continue;
+    if (any && from < covered_to) continue;
+    out->push_back(PatternMatch{pattern, from, to});
+    covered_to = to;
+    any = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PatternMatcher::Scan(absl::string_view text, std::vector<PatternMatch>* out) const {
+  out->clear();
+  thread_local std::vector<uint32_t> candidates;
+  if (auto s = Candidates(text, &candidates); !s.ok()) return s;
+  for (uint32_t p : candidates) {
+    if (auto s = Spans(p, text, out); !s.ok()) return s;
+  }
+  std::sort(out->begin(), out->end(), [](const PatternMatch& a, const PatternMatch& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.pattern < b.pattern;
+  });
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePattern(absl::string_view pattern) {
+  std::string p(pattern);
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile(p.c_str(), kBaseFlags | HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    return absl::InvalidArgumentError(CompileErrorMessage(err));
+  }
+  hs_free_database(db);
+  return absl::OkStatus();
+}
+
+}  // namespace callguard

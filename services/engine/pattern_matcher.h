@@ -1,0 +1,69 @@
+#ifndef CALLGUARD_ENGINE_PATTERN_MATCHER_H_
+#define CALLGUARD_ENGINE_PATTERN_MATCHER_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+struct hs_database;
+
+namespace callguard {
+
+struct PatternMatch {
+  uint32_t pattern;  // index into Options::patterns
+  uint32_t begin;    // byte offsets into the scanned text, [begin, end)
+  uint32_t end;
+};
+
+// Every pattern of a policy compiled into one Vectorscan database, scanned once per text
+// (UTF-8, caseless, single-match: it only says WHICH patterns matched). Spans are then
+// located only for the patterns that matched, each with its own small start-of-match
+// database, built on first need, so that the common miss path pays for one scan only.
+// Immutable after Create() apart from those lazily built span databases; thread-safe.
+class PatternMatcher {
+ public:
+  struct Options {
+    std::vector<std::string> patterns;
+    // Optional, one per pattern: how errors name it ("phrase set 'arrest' pattern 2").
+    std::vector<std::string> labels;
+  };
+
+  // Fails with INVALID_ARGUMENT naming the first pattern Vectorscan rejects and why.
+  static absl::StatusOr<std::unique_ptr<PatternMatcher>> Create(Options options);
+  ~PatternMatcher();
+
+  // Indices of the patterns that match somewhere in `text`, ascending, each once.
+  absl::Status Candidates(absl::string_view text, std::vector<uint32_t>* out) const;
+
+  // All non-overlapping leftmost-longest spans of `pattern` in `text`.
+  absl::Status Spans(uint32_t pattern, absl::string_view text, std::vector<PatternMatch>* out) const;
+
+  // Candidates() then Spans() for each candidate: every match, sorted by (begin, pattern).
+  absl::Status Scan(absl::string_view text, std::vector<PatternMatch>* out) const;
+
+  size_t pattern_count() const { return patterns_.size(); }
+  const std::string& pattern(uint32_t i) const { return patterns_[i]; }
+
+ private:
+  struct SpanDb;
+  PatternMatcher() = default;
+  absl::StatusOr<hs_database*> SpanDatabase(uint32_t pattern) const;
+
+  std::vector<std::string> patterns_;
+  hs_database* prefilter_ = nullptr;
+  uint64_t serial_ = 0;  // tells per-thread scratch which databases it was sized for
+  mutable std::vector<std::unique_ptr<SpanDb>> span_dbs_;
+};
+
+// Checks one pattern the way PatternMatcher would compile it; for the policy linter.
+absl::Status ValidatePattern(absl::string_view pattern);
+
+}  // namespace callguard
+
+#endif  // CALLGUARD_ENGINE_PATTERN_MATCHER_H_

@@ -1,0 +1,111 @@
+#include "policy_loader.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace callguard {
+namespace {
+
+using ::testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("callguard-policy-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return (path_ / name).string();
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
+
+constexpr char kGood[] = R"pb(
+id: "p1"
+version: "1"
+language: "en"
+phrase_sets { name: "jail" patterns: "\\bjail\\b" }
+rules {
+  id: "r1" kind: PROHIBITED_THREAT title: "threat"
+  phrases { any_of: "jail" }
+}
+)pb";
+
+TEST(PolicyLoaderTest, ParseErrorNamesFileLineAndColumn) {
+  TempDir dir;
+  const std::string path = dir.Write("bad.textproto", "id: \"x\"\nlanguage: \"en\"\nno_such_field: 3\n");
+  auto p = ParsePolicyFile(path);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr(path + ":3:"));
+  EXPECT_THAT(std::string(p.status().message()), HasSubstr("no_such_field"));
+}
+
+TEST(PolicyLoaderTest, LoadsEveryPolicyFileSorted) {
+  TempDir dir;
+  dir.Write("b.textproto", kGood);
+  std::string second = kGood;
+  second.replace(second.find("\"p1\""), 4, "\"p0\"");
+  dir.Write("a.textproto", second);
+  dir.Write("notes.txt", "ignored");
+  auto all = LoadPolicyDirectory(dir.path());
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].policy.id(), "p0");
+  EXPECT_EQ((*all)[1].policy.id(), "p1");
+}
+
+TEST(PolicyLoaderTest, DuplicateIdsAndEmptyFoldersAreErrors) {
+  TempDir dir;
+  EXPECT_FALSE(LoadPolicyDirectory(dir.path()).ok());
+  EXPECT_FALSE(LoadPolicyDirectory(dir.path() + "/missing").ok());
+  dir.Write("a.textproto", kGood);
+  dir.Write("b.textproto", kGood);
+  auto all = LoadPolicyDirectory(dir.path());
+  ASSERT_FALSE(all.ok());
+  EXPECT_THAT(std::string(all.status().message()), HasSubstr("already defined"));
+}
+
+TEST(PolicyLoaderTest, CompileErrorsPointIntoTheFile) {
+  TempDir dir;
+  std::string bad_ref = kGood;
+  bad_ref.replace(bad_ref.find("any_of: \"jail\""), 14, "any_of: \"nope\"");
+  const std::string path = dir.Write("ref.textproto", bad_ref);
+  auto engine = Engine::LoadFromDirectory(dir.path());
+  ASSERT_FALSE(engine.ok());
+  EXPECT_THAT(std::string(engine.status().message()), HasSubstr(path + ":8:"));
+  EXPECT_THAT(std::string(engine.status().message()), HasSubstr("unknown phrase set \"nope\""));
+
+  TempDir dir2;
+  std::string bad_regex = kGood;
+  bad_regex.replace(bad_regex.find("\\\\bjail\\\\b"), 10, "(jail");
+  const std::string path2 = dir2.Write("regex.textproto", bad_regex);
+  auto engine2 = Engine::LoadFromDirectory(dir2.path());
+  ASSERT_FALSE(engine2.ok());
+  EXPECT_THAT(std::string(engine2.status().message()), HasSubstr(path2 + ":5:"));
+  EXPECT_THAT(std::string(engine2.status().message()), HasSubstr("phrase set \"jail\" pattern 1"));
+}
+
+TEST(PolicyLoaderTest, ShippedPoliciesLoadAndCompile) {
+  auto engine = Engine::LoadFromDirectory(DefaultPolicyDirectory());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_NE((*engine)->FindPolicy("us-fdcpa"), nullptr);
+  EXPECT_NE((*engine)->FindPolicy("cn-collection"), nullptr);
+  for (const auto& info : (*engine)->PolicyInfos()) {
+    EXPECT_GT(info.rules(), 5) << info.id();
+    EXPECT_GT(info.patterns(), 50) << info.id();
+  }
+}
+
+}  // namespace
+}  // namespace callguard

@@ -1,0 +1,104 @@
+#ifndef CALLGUARD_SERVER_CONVERSE_REACTOR_H_
+#define CALLGUARD_SERVER_CONVERSE_REACTOR_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "call_registry.h"
+#include "call_session.h"
+#include "callguard/v1/guard.pb.h"
+#include "engine_holder.h"
+#include "grpcpp/grpcpp.h"
+
+namespace callguard {
+
+// What every Converse stream shares; owned by the server, outlives every stream.
+struct ConverseDeps {
+  EngineHolder* engines = nullptr;
+  CallRegistry* registry = nullptr;
+  CallLimits limits;
+  std::function<absl::Time()> clock;
+};
+
+// One Converse stream: one call. Reads raw CallEvents one at a time, answers each bad event with
+// a GuardEvent.error and goes on, and finishes OK after the CallEnd summary or when the client
+// closes its side. Deletes itself in OnDone.
+class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  // GuardEvents queued but not yet written. At the cap the stream stops reading until the
+  // client takes its answers, so a client that never reads cannot grow the queue.
+  static constexpr size_t kMaxQueuedEvents = 32;
+
+  ConverseReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  enum class CallState { kAwaitingStart, kActive, kEnded };
+
+  // What to ask of gRPC once the lock is released.
+  struct Actions {
+    const grpc::ByteBuffer* write = nullptr;
+    bool read = false;
+    bool finish = false;
+    grpc::Status finish_status;
+  };
+
+  // Lets the registry's sweeper reach this stream only while it exists.
+  struct IdleHandle {
+    absl::Mutex mu;
+    ConverseReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+    void Expire() ABSL_LOCKS_EXCLUDED(mu);
+  };
+
+  void OnIdleTimeout() ABSL_LOCKS_EXCLUDED(mu_);
+  void Apply(const Actions& actions);
+
+  void HandleEventLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleStartLocked(const v1::CallStart& start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleUtteranceLocked(const v1::Utterance& utterance) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandlePartyUpdateLocked(const v1::PartyUpdate& update) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleEndLocked(const v1::CallEnd& end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the call, frees its state and its registry slot; queues the summary if `send`.
+  void EndCallLocked(absl::string_view reason, bool send) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers FAILED_PRECONDITION and returns true if the call state does not allow the event.
+  bool RejectOutOfOrderLocked(absl::string_view event_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  void QueueLocked(const v1::GuardEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueErrorLocked(const absl::Status& status, absl::string_view field,
+                        absl::string_view utterance_id = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the next write, or the finish once everything is written; decides whether to read.
+  Actions PumpLocked(bool want_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  grpc::CallbackServerContext* const context_;
+  const ConverseDeps deps_;
+  const std::shared_ptr<IdleHandle> idle_handle_;
+  grpc::ByteBuffer read_buffer_;  // only touched by the single outstanding read
+
+  absl::Mutex mu_;
+  CallState state_ ABSL_GUARDED_BY(mu_) = CallState::kAwaitingStart;
+  std::unique_ptr<CallSession> session_ ABSL_GUARDED_BY(mu_);
+  std::string call_id_ ABSL_GUARDED_BY(mu_);
+  CallRegistry::Ticket ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string end_reason_ ABSL_GUARDED_BY(mu_);
+  // Front element is the write in flight, if any; deque keeps its address stable.
+  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // no more reads; finish once the queue drains
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;     // the transport failed: write nothing more
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace callguard
+
+#endif  // CALLGUARD_SERVER_CONVERSE_REACTOR_H_

@@ -1,0 +1,31 @@
+#include "grpc_status.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace callguard {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+v1::EventError ToEventError(const absl::Status& status, absl::string_view field,
+                            absl::string_view utterance_id) {
+  v1::EventError error;
+  error.set_code(static_cast<int32_t>(status.code()));
+  error.set_message(std::string(status.message()));
+  error.set_field(std::string(field));
+  error.set_utterance_id(std::string(utterance_id));
+  return error;
+}
+
+std::string QualifyField(absl::string_view prefix, absl::string_view field) {
+  if (field.empty()) return std::string(prefix);
+  if (prefix.empty() || field == prefix || absl::StartsWith(field, absl::StrCat(prefix, "."))) {
+    return std::string(field);
+  }
+  return absl::StrCat(prefix, ".", field);
+}
+
+}  // namespace callguard

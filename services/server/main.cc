@@ -1,0 +1,3 @@
+#include "server_main.h"
+
+int main(int argc, char** argv) { return callguard::RunServerMain(argc, argv); }

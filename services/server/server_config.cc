@@ -1,0 +1,164 @@
+#include "server_config.h"
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "policy_loader.h"
+
+namespace callguard {
+namespace {
+
+class LineErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit LineErrorCollector(std::string name) : name_(std::move(name)) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat(name_, ":", line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string name_;
+  std::string first_;
+};
+
+absl::StatusOr<int32_t> ParseIntFlag(const std::string& name, const std::string& value) {
+  int32_t out = 0;
+  if (!absl::SimpleAtoi(value, &out) || out < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " wants a non-negative integer, got \"", value, "\""));
+  }
+  return out;
+}
+
+}  // namespace
+
+v1::ServerConfig WithDefaults(v1::ServerConfig config) {
+  if (config.listen().empty()) config.set_listen(kDefaultListen);
+  if (config.policies_dir().empty()) config.set_policies_dir(DefaultPolicyDirectory());
+  if (config.idle_timeout_s() == 0) config.set_idle_timeout_s(kDefaultIdleTimeoutS);
+  if (config.max_utterance_bytes() == 0) config.set_max_utterance_bytes(kDefaultMaxUtteranceBytes);
+  if (config.max_active_calls() == 0) config.set_max_active_calls(kDefaultMaxActiveCalls);
+  if (config.max_call_id_bytes() == 0) config.set_max_call_id_bytes(kDefaultMaxCallIdBytes);
+  return config;
+}
+
+absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
+  const auto colon = config.listen().rfind(':');
+  if (colon == std::string::npos || colon + 1 == config.listen().size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen: \"", config.listen(), "\" is not HOST:PORT"));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(config.listen().substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen: \"", config.listen(), "\" has no valid port"));
+  }
+  const std::pair<const char*, int32_t> limits[] = {
+      {"idle_timeout_s", config.idle_timeout_s()},
+      {"max_utterance_bytes", config.max_utterance_bytes()},
+      {"max_active_calls", config.max_active_calls()},
+      {"max_call_id_bytes", config.max_call_id_bytes()},
+  };
+  for (const auto& [name, value] : limits) {
+    if (value < 0) return absl::InvalidArgumentError(absl::StrCat(name, ": must not be negative"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ServerConfig> ReadServerConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  google::protobuf::TextFormat::Parser parser;
+  LineErrorCollector errors(path);
+  parser.RecordErrorsTo(&errors);
+  v1::ServerConfig config;
+  if (!parser.ParseFromString(text.str(), &config)) {
+    return absl::InvalidArgumentError(errors.first().empty() ? absl::StrCat(path, ": cannot parse")
+                                                             : errors.first());
+  }
+  return config;
+}
+
+absl::StatusOr<v1::ServerConfig> ServerConfigFromArgs(const std::vector<std::string>& args) {
+  // Split into (name, value) pairs first so --config can be applied before the overrides.
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument \"", arg, "\""));
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      value = args[++i];
+    }
+    flags.emplace_back(std::move(name), std::move(value));
+  }
+
+  v1::ServerConfig config;
+  for (const auto& [name, value] : flags) {
+    if (name != "config") continue;
+    auto from_file = ReadServerConfigFile(value);
+    if (!from_file.ok()) return from_file.status();
+    config = *std::move(from_file);
+  }
+  for (const auto& [name, value] : flags) {
+    if (name == "config") {
+      continue;
+    } else if (name == "listen") {
+      config.set_listen(value);
+    } else if (name == "policies") {
+      config.set_policies_dir(value);
+    } else if (name == "idle-timeout-s") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_idle_timeout_s(*v);
+    } else if (name == "max-utterance-bytes") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_max_utterance_bytes(*v);
+    } else if (name == "max-active-calls") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_max_active_calls(*v);
+    } else if (name == "max-call-id-bytes") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_max_call_id_bytes(*v);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
+    }
+  }
+  config = WithDefaults(std::move(config));
+  if (auto status = ValidateServerConfig(config); !status.ok()) return status;
+  return config;
+}
+
+std::string ServerUsage() {
+  return absl::StrFormat(
+      "usage: callguard-server [flags]\n"
+      "  --listen HOST:PORT          gRPC address (default %s; port 0 picks a free port)\n"
+      "  --policies DIR              folder of *.textproto policies (default %s)\n"
+      "  --config FILE               text-format callguard.v1.ServerConfig; flags override it\n"
+      "  --idle-timeout-s N          drop a call with no event for N seconds (default %d)\n"
+      "  --max-utterance-bytes N     longest accepted utterance text (default %d)\n"
+      "  --max-active-calls N        most calls at once (default %d)\n"
+      "  --max-call-id-bytes N       longest accepted call id (default %d)\n"
+      "Signals: SIGHUP reloads the policies, SIGINT/SIGTERM shut down.\n",
+      kDefaultListen, DefaultPolicyDirectory(), kDefaultIdleTimeoutS, kDefaultMaxUtteranceBytes,
+      kDefaultMaxActiveCalls, kDefaultMaxCallIdBytes);
+}
+
+}  // namespace callguard
