@@ -16,7 +16,7 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
-// Every `*_any_of` string field in the schema names phrase sets (rule checks, party
+// Every `any_of` / `*_any_of` string field in the schema names phrase sets (rule checks, party
 // inference, parameters). Walking them by reflection keeps the linter right when a check
 // gains a field.
 void CollectSetReferences(const Message& message, absl::flat_hash_set<std::string>* used) {
@@ -25,7 +25,7 @@ void CollectSetReferences(const Message& message, absl::flat_hash_set<std::strin
   reflection->ListFields(message, &fields);
   for (const FieldDescriptor* field : fields) {
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && field->is_repeated() &&
-        absl::EndsWith(field->name(), "_any_of")) {
+        (field->name() == "any_of" || absl::EndsWith(field->name(), "_any_of"))) {
       for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
         used->insert(reflection->GetRepeatedString(message, field, i));
       }

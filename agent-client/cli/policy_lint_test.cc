@@ -48,6 +48,13 @@ examples { name: "arrest" text: "you will be arrested" expect: PROHIBITED_THREAT
 examples { name: "insult" text: "you idiot" expect: ABUSIVE_LANGUAGE }
 )pb";
 
+}  // namespace
+
+// Readable failure messages.
+void PrintTo(const LintWarning& w, std::ostream* os) { *os << "line " << w.line << ": " << w.message; }
+
+namespace {
+
 v1::Policy Parse(const std::string& text) {
   v1::Policy policy;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &policy));

@@ -261,7 +261,7 @@ void CallSession::EvaluateIdentification(const CompiledRule& rule, const View& v
   const std::string& text = v.text->text;
   const SetHits& hits = *v.hits;
   auto person_named = [&] {
-    return agent_name_.Contains(text) || agent_number_.Contains(text) || hits.HasAny(rule.person);
+    return agent_name_.ContainsNameOrShortForm(text) || agent_number_.Contains(text) || hits.HasAny(rule.person);
   };
   auto organization_named = [&] {
     if (agency_name_.Contains(text)) return true;

@@ -45,7 +45,8 @@ SetId CompiledPolicy::FindSet(absl::string_view name) const {
   return it == set_index_.end() ? -1 : it->second;
 }
 
-absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Policy policy, std::string source_path) {
+absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Policy policy, std::string source_path,
+                                                                       const CompileOptions& options) {
   std::unique_ptr<CompiledPolicy> cp(new CompiledPolicy());
   cp->policy_ = std::move(policy);
   cp->source_path_ = std::move(source_path);
@@ -62,6 +63,7 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Polic
   }
 
   PatternMatcher::Options matcher_options;
+  matcher_options.cache_dir = options.cache_dir;
   for (const auto& set : p.phrase_sets()) {
     const std::string quoted_name = absl::StrCat("\"", set.name(), "\"");
     if (set.name().empty()) return fail("phrase_sets", "", "a phrase set has no name");
@@ -97,6 +99,9 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Polic
     return absl::InvalidArgumentError(absl::StrCat(Where(path, line), "policy \"", p.id(), "\": ", msg));
   }
   cp->matcher_ = *std::move(matcher);
+  if (options.warm_up) {
+    if (auto s = cp->matcher_->WarmUp(1); !s.ok()) return fail("", "", s.message());
+  }
 
   NegationOptions negation;
   negation.cues.assign(p.parameters().negation_cues().begin(), p.parameters().negation_cues().end());

@@ -31,12 +31,21 @@ struct CompiledPartyInference {
       identity_question, denial, voicemail, spouse;
 };
 
+struct CompileOptions {
+  // Where compiled pattern databases are kept between runs; "" for none.
+  std::string cache_dir;
+  // Build every start-of-match database at load time instead of on first hit (servers do,
+  // so that no live call pays for a compilation).
+  bool warm_up = false;
+};
+
 // One policy compiled: its phrase sets in a single PatternMatcher, its rules resolved to set
 // ids, its negation scope. Immutable; shared by every call that uses it.
 class CompiledPolicy {
  public:
   // Fails with INVALID_ARGUMENT naming the policy, rule or phrase set and the reason.
-  static absl::StatusOr<std::unique_ptr<CompiledPolicy>> Create(v1::Policy policy, std::string source_path);
+  static absl::StatusOr<std::unique_ptr<CompiledPolicy>> Create(v1::Policy policy, std::string source_path,
+                                                                const CompileOptions& options = {});
 
   const v1::Policy& source() const { return policy_; }
   const std::string& source_path() const { return source_path_; }

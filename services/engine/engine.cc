@@ -21,7 +21,8 @@ absl::StatusOr<std::shared_ptr<const Engine>> Engine::Create(Options options) {
   std::vector<std::thread> workers;
   for (size_t i = 0; i < n; ++i) {
     workers.emplace_back([&, i] {
-      compiled[i] = CompiledPolicy::Create(std::move(options.policies[i].policy), options.policies[i].path);
+      compiled[i] =
+          CompiledPolicy::Create(std::move(options.policies[i].policy), options.policies[i].path, options.compile);
     });
   }
   for (auto& w : workers) w.join();
@@ -37,10 +38,11 @@ absl::StatusOr<std::shared_ptr<const Engine>> Engine::Create(Options options) {
   return std::shared_ptr<const Engine>(std::move(engine));
 }
 
-absl::StatusOr<std::shared_ptr<const Engine>> Engine::LoadFromDirectory(const std::string& dir, int64_t generation) {
+absl::StatusOr<std::shared_ptr<const Engine>> Engine::LoadFromDirectory(const std::string& dir, int64_t generation,
+                                                                       const CompileOptions& compile) {
   auto sources = LoadPolicyDirectory(dir);
   if (!sources.ok()) return sources.status();
-  return Create(Options{*std::move(sources), generation});
+  return Create(Options{*std::move(sources), generation, compile});
 }
 
 const CompiledPolicy* Engine::FindPolicy(absl::string_view id) const {
@@ -65,8 +67,8 @@ absl::Status Engine::UnknownPolicyError(absl::string_view id, absl::string_view 
   if (id.empty()) {
     return InvalidField(field, absl::StrCat("no policy given; known policies: ", absl::StrJoin(PolicyIds(), ", ")));
   }
-  return FieldError(absl::StatusCode::kNotFound, field,
-                    absl::StrCat("unknown policy \"", id, "\"; known policies: ", absl::StrJoin(PolicyIds(), ", ")));
+  return InvalidField(field,
+                      absl::StrCat("unknown policy \"", id, "\"; known policies: ", absl::StrJoin(PolicyIds(), ", ")));
 }
 
 absl::StatusOr<v1::CheckResponse> CheckUtterance(std::shared_ptr<const Engine> engine, const v1::CheckRequest& request) {

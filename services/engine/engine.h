@@ -12,6 +12,7 @@
 #include "callguard/v1/guard.pb.h"
 #include "callguard/v1/policy.pb.h"
 #include "compiled_policy.h"
+#include "database_cache.h"
 #include "policy_loader.h"
 
 namespace callguard {
@@ -23,12 +24,14 @@ class Engine {
   struct Options {
     std::vector<PolicySource> policies;
     int64_t generation = 1;  // increases with every successful reload
+    CompileOptions compile{DefaultDatabaseCacheDir(), false};
   };
 
   static absl::StatusOr<std::shared_ptr<const Engine>> Create(Options options);
   // LoadPolicyDirectory(dir) then Create().
-  static absl::StatusOr<std::shared_ptr<const Engine>> LoadFromDirectory(const std::string& dir,
-                                                                         int64_t generation = 1);
+  static absl::StatusOr<std::shared_ptr<const Engine>> LoadFromDirectory(
+      const std::string& dir, int64_t generation = 1,
+      const CompileOptions& compile = CompileOptions{DefaultDatabaseCacheDir(), false});
 
   // nullptr if unknown.
   const CompiledPolicy* FindPolicy(absl::string_view id) const;

@@ -154,6 +154,15 @@ bool NameMatcher::Contains(absl::string_view text) const {
   return !spans.empty();
 }
 
+bool NameMatcher::ContainsNameOrShortForm(absl::string_view text) const {
+  if (Contains(text)) return true;
+  if (cjk_ || digits_) return false;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (word.size() >= 4 && MatchesWord(word)) return true;
+  }
+  return false;
+}
+
 bool NameMatcher::MatchesWord(absl::string_view word) const {
   if (word.empty()) return false;
   if (cjk_) {

@@ -29,6 +29,9 @@ class NameMatcher {
   // True if `word` (one normalized Latin word, or a CJK string) is this name or a short form
   // of it ("chris" for "christopher", "建国" for "周建国").
   bool MatchesWord(absl::string_view word) const;
+  // Contains(), or (Latin) some word of at least 4 letters is a short form of a name token:
+  // an agent who says "jess from lakemont" has named herself as Jessica.
+  bool ContainsNameOrShortForm(absl::string_view normalized) const;
   bool empty() const { return variants_.empty(); }
   const std::vector<std::string>& variants() const { return variants_; }
 

@@ -25,7 +25,6 @@ namespace {
 enum class Kind : uint8_t {
   kLetter,      // word character: letters, non-ASCII digits, spacing marks
   kDigit,       // ASCII 0-9
-  kDecimal,     // '.' between two digits
   kCjk,         // written without spaces
   kSpace,       // white space, or punctuation/symbol that separates words
   kClause,      // . , ! ? ; : and CJK forms: become the clause marker ","
@@ -34,7 +33,7 @@ enum class Kind : uint8_t {
   kDrop,        // contributes nothing: combining marks, format characters, separators
 };
 
-bool IsWordKind(Kind k) { return k == Kind::kLetter || k == Kind::kDigit || k == Kind::kDecimal; }
+bool IsWordKind(Kind k) { return k == Kind::kLetter || k == Kind::kDigit; }
 
 constexpr std::array<Kind, 128> MakeAsciiKinds() {
   std::array<Kind, 128> kinds{};
@@ -50,6 +49,19 @@ constexpr std::array<Kind, 128> MakeAsciiKinds() {
   return kinds;
 }
 constexpr std::array<Kind, 128> kAsciiKinds = MakeAsciiKinds();
+
+struct AsciiFold {
+  char lower;
+  Kind kind;
+};
+constexpr std::array<AsciiFold, 128> MakeAsciiFolds() {
+  std::array<AsciiFold, 128> folds{};
+  for (int c = 0; c < 128; ++c) {
+    folds[c] = {static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c), kAsciiKinds[c]};
+  }
+  return folds;
+}
+constexpr std::array<AsciiFold, 128> kAsciiFolds = MakeAsciiFolds();
 
 // Apostrophe look-alikes. Mapped to '\'' before folding: NFKC turns U+00B4 into a space plus
 // a combining mark, which would split "don´t".
@@ -240,6 +252,14 @@ struct Atom {
   Kind kind;
 };
 
+// Read-only view of the atoms (absl::Span's operator[] is bounds-checked in hardened builds).
+struct AtomView {
+  const Atom* data;
+  size_t count;
+  const Atom& operator[](size_t i) const { return data[i]; }
+  size_t size() const { return count; }
+};
+
 // Decodes one code point; on invalid UTF-8 returns false, sets U+FFFD and consumes one byte.
 inline bool DecodeChecked(const unsigned char* s, size_t n, size_t* pos, char32_t* cp) {
   const size_t i = *pos;
@@ -284,34 +304,37 @@ inline bool DecodeChecked(const unsigned char* s, size_t n, size_t* pos, char32_
   return true;
 }
 
-void AppendUtf8(char32_t cp, uint32_t ob, uint32_t oe, NormalizedText* out) {
-  char buf[4];
-  int len;
-  if (cp < 0x80) {
-    buf[0] = static_cast<char>(cp);
-    len = 1;
-  } else if (cp < 0x800) {
-    buf[0] = static_cast<char>(0xC0 | (cp >> 6));
-    buf[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    len = 2;
-  } else if (cp < 0x10000) {
-    buf[0] = static_cast<char>(0xE0 | (cp >> 12));
-    buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    buf[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    len = 3;
-  } else {
-    buf[0] = static_cast<char>(0xF0 | (cp >> 18));
-    buf[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    buf[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
-    len = 4;
+// Output written through raw pointers into per-thread buffers that are sized beforehand.
+struct Writer {
+  char* text;
+  uint32_t* orig_begin;
+  uint32_t* orig_end;
+  size_t len = 0;
+
+  [[gnu::always_inline]] void Byte(char c, uint32_t ob, uint32_t oe) {
+    text[len] = c;
+    orig_begin[len] = ob;
+    orig_end[len] = oe;
+    ++len;
   }
-  out->text.append(buf, len);
-  for (int k = 0; k < len; ++k) {
-    out->orig_begin.push_back(ob);
-    out->orig_end.push_back(oe);
+  [[gnu::always_inline]] void CodePoint(char32_t cp, uint32_t ob, uint32_t oe) {
+    if (cp < 0x80) {
+      Byte(static_cast<char>(cp), ob, oe);
+    } else if (cp < 0x800) {
+      Byte(static_cast<char>(0xC0 | (cp >> 6)), ob, oe);
+      Byte(static_cast<char>(0x80 | (cp & 0x3F)), ob, oe);
+    } else if (cp < 0x10000) {
+      Byte(static_cast<char>(0xE0 | (cp >> 12)), ob, oe);
+      Byte(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), ob, oe);
+      Byte(static_cast<char>(0x80 | (cp & 0x3F)), ob, oe);
+    } else {
+      Byte(static_cast<char>(0xF0 | (cp >> 18)), ob, oe);
+      Byte(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)), ob, oe);
+      Byte(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), ob, oe);
+      Byte(static_cast<char>(0x80 | (cp & 0x3F)), ob, oe);
+    }
   }
-}
+};
 
 // ---- English number words ----------------------------------------------------------------
 
@@ -377,6 +400,28 @@ constexpr NumWordIndex MakeNumWordIndex() {
 }
 constexpr NumWordIndex kNumWordIndex = MakeNumWordIndex();
 
+// For each first letter, a bit per second letter that some number word starts with.
+constexpr std::array<uint32_t, 26> MakeNumWordPrefixes() {
+  std::array<uint32_t, 26> prefixes{};
+  for (const NumWordEntry& e : kNumWords) {
+    if (e.length >= 2) prefixes[e.word[0] - 'a'] |= 1u << (e.word[1] - 'a');
+  }
+  return prefixes;
+}
+constexpr std::array<uint32_t, 26> kNumWordPrefixes = MakeNumWordPrefixes();
+
+// Cheap test run at every word start, before the full parse.
+bool MayStartNumber(AtomView atoms, size_t i) {
+  const Atom& a = atoms[i];
+  if (a.kind == Kind::kDigit) return true;
+  if (a.cp < U'a' || a.cp > U'z') return false;
+  const bool has_second = i + 1 < atoms.size() && atoms[i + 1].kind == Kind::kLetter;
+  if (!has_second) return a.cp == U'a';  // "a hundred"
+  const char32_t second = atoms[i + 1].cp;
+  if (second < U'a' || second > U'z') return false;
+  return (kNumWordPrefixes[a.cp - U'a'] >> (second - U'a')) & 1u;
+}
+
 struct NumWord {
   NumType type = NumType::kNone;
   uint64_t value = 0;
@@ -385,7 +430,7 @@ struct NumWord {
 };
 
 // Reads the word starting at atoms[start] and says whether it is a number word.
-NumWord ReadNumWord(const std::vector<Atom>& atoms, size_t start) {
+NumWord ReadNumWord(AtomView atoms, size_t start) {
   NumWord word;
   char buf[10];
   size_t len = 0;
@@ -393,11 +438,11 @@ NumWord ReadNumWord(const std::vector<Atom>& atoms, size_t start) {
   bool all_ascii_letters = true;
   size_t i = start;
   for (; i < atoms.size() && IsWordKind(atoms[i].kind); ++i) {
+    if (len == sizeof(buf)) return word;  // longer than any number word
     const char32_t cp = atoms[i].cp;
     if (atoms[i].kind != Kind::kDigit) all_digits = false;
     if (cp < 'a' || cp > 'z') all_ascii_letters = false;
-    if (len < sizeof(buf)) buf[len] = static_cast<char>(cp);
-    ++len;
+    buf[len++] = static_cast<char>(cp);
   }
   word.end = i;
   if (all_digits) {
@@ -423,16 +468,33 @@ NumWord ReadNumWord(const std::vector<Atom>& atoms, size_t start) {
 }
 
 // Index of the next word start after the spaces following atom index `pos`, or npos.
-size_t NextWordAfterSpaces(const std::vector<Atom>& atoms, size_t pos) {
+size_t NextWordAfterSpaces(AtomView atoms, size_t pos) {
   size_t i = pos;
-  while (i < atoms.size() && (atoms[i].kind == Kind::kSpace || atoms[i].kind == Kind::kDrop)) ++i;
+  while (i < atoms.size()) {
+    const Kind kind = atoms[i].kind;
+    if (kind == Kind::kApostrophe) {
+      // Inside a word ("one's") it is no separator.
+      if (i > 0 && IsWordKind(atoms[i - 1].kind) && i + 1 < atoms.size() && atoms[i + 1].kind == Kind::kLetter) break;
+    } else if (kind == Kind::kClause) {
+      // Only a period between two letters ("one.thousand") is written as a space.
+      if (atoms[i].cp != U'.' || i == 0 || atoms[i - 1].kind != Kind::kLetter || i + 1 >= atoms.size() ||
+          atoms[i + 1].kind != Kind::kLetter) {
+        break;
+      }
+    } else if (kind != Kind::kSpace && kind != Kind::kDrop) {
+      break;
+    }
+    ++i;
+  }
   if (i == pos || i >= atoms.size() || !IsWordKind(atoms[i].kind)) return std::string::npos;
   return i;
 }
 
 // Parses "three hundred eighty", "twelve thousand three hundred", "a hundred", "5 thousand"...
 // starting at a word start. On success sets *end (atom index past the number) and *value.
-bool ParseEnglishNumber(const std::vector<Atom>& atoms, size_t start, size_t* end, uint64_t* value) {
+// With a non-zero `seed` (a number already read, ending at `start`), only a continuation by
+// "hundred"/"thousand"/... is parsed, from the word after `start`.
+bool ParseEnglishNumber(AtomView atoms, size_t start, uint64_t seed, size_t* end, uint64_t* value) {
   enum class State { kStart, kOnes, kTens, kTensOnes, kNeedsScale, kHundred, kHundredAnd, kHundredTens,
                      kHundredDone, kScaled, kScaledAnd, kScaledTens };
   State state = State::kStart;
@@ -447,6 +509,12 @@ bool ParseEnglishNumber(const std::vector<Atom>& atoms, size_t start, size_t* en
   constexpr uint64_t kMax = 1000000000000000ull;
 
   size_t pos = start;
+  if (seed > 0) {
+    state = State::kNeedsScale;
+    segment = seed;
+    words = 1;
+    pos = NextWordAfterSpaces(atoms, start);
+  }
   while (pos != std::string::npos) {
     const NumWord w = ReadNumWord(atoms, pos);
     if (w.type == NumType::kNone) break;
@@ -484,7 +552,8 @@ bool ParseEnglishNumber(const std::vector<Atom>& atoms, size_t start, size_t* en
       case State::kOnes:
       case State::kTensOnes:
       case State::kNeedsScale:
-        if (t == NumType::kHundred && segment < 100) {
+        // Like the words: "twelve hundred", "twenty five hundred", not "forty hundred".
+        if (t == NumType::kHundred && segment < 100 && (segment < 20 || segment % 10 != 0)) {
           segment *= 100;
           state = State::kHundred;
         } else if (t == NumType::kScale) {
@@ -578,8 +647,23 @@ bool ParseEnglishNumber(const std::vector<Atom>& atoms, size_t start, size_t* en
 
 // ---- Chinese numerals ---------------------------------------------------------------------
 
-// Digit value of a Chinese numeral digit, or -1.
-int ZhDigit(char32_t cp) {
+// Chinese numeral characters: digit value 0-9, or a unit, or kNotNumeral.
+constexpr int kNotNumeral = -1;
+constexpr int kUnitTen = 10, kUnitHundred = 11, kUnitThousand = 12, kUnitWan = 13, kUnitYi = 14;
+
+constexpr char32_t kZhNumerals[] = {U'零', U'〇', U'一', U'二', U'两', U'三', U'四', U'五', U'六',
+                                    U'七', U'八', U'九', U'十', U'百', U'千', U'万', U'亿'};
+
+// Bit (cp & 255) set for each numeral: rejects almost every other character in one test.
+constexpr std::array<uint64_t, 4> MakeZhNumeralFilter() {
+  std::array<uint64_t, 4> filter{};
+  for (char32_t cp : kZhNumerals) filter[(cp & 255) >> 6] |= uint64_t{1} << (cp & 63);
+  return filter;
+}
+constexpr std::array<uint64_t, 4> kZhNumeralFilter = MakeZhNumeralFilter();
+
+int ZhNumeral(char32_t cp) {
+  if (((kZhNumeralFilter[(cp & 255) >> 6] >> (cp & 63)) & 1) == 0) return kNotNumeral;
   switch (cp) {
     case U'零':
     case U'〇':
@@ -603,45 +687,63 @@ int ZhDigit(char32_t cp) {
       return 8;
     case U'九':
       return 9;
+    case U'十':
+      return kUnitTen;
+    case U'百':
+      return kUnitHundred;
+    case U'千':
+      return kUnitThousand;
+    case U'万':
+      return kUnitWan;
+    case U'亿':
+      return kUnitYi;
     default:
-      return -1;
+      return kNotNumeral;
   }
 }
 
+int ZhDigit(char32_t cp) {
+  const int v = ZhNumeral(cp);
+  return v <= 9 ? v : -1;
+}
+
 uint64_t ZhUnit(char32_t cp) {
-  switch (cp) {
-    case U'十':
+  switch (ZhNumeral(cp)) {
+    case kUnitTen:
       return 10;
-    case U'百':
+    case kUnitHundred:
       return 100;
-    case U'千':
+    case kUnitThousand:
       return 1000;
-    case U'万':
+    case kUnitWan:
       return 10000;
-    case U'亿':
+    case kUnitYi:
       return 100000000;
     default:
       return 0;
   }
 }
 
-bool IsZhNumeral(char32_t cp) { return ZhDigit(cp) >= 0 || ZhUnit(cp) != 0; }
-bool IsZhNumberStart(char32_t cp) { return (ZhDigit(cp) > 0) || cp == U'十'; }
+bool IsZhNumeral(char32_t cp) { return ZhNumeral(cp) != kNotNumeral; }
+bool IsZhNumberStart(char32_t cp) {
+  const int v = ZhNumeral(cp);
+  return (v >= 1 && v <= 9) || v == kUnitTen;
+}
 
 // Writes the value of a Chinese numeral run into buf (ASCII digits) and returns its length, or
 // 0 if the run is not a number we convert. Colloquial "一千三百四" is 1340: a digit right after
 // 千/百/万/亿 stands for the next lower unit.
-size_t ParseChineseNumber(const Atom* run, size_t n, char* buf, size_t buf_size) {
+size_t ParseChineseNumber(const char32_t* run, size_t n, char* buf, size_t buf_size) {
   bool has_unit = false;
   bool has_liang = false;
   for (size_t i = 0; i < n; ++i) {
-    has_unit |= ZhUnit(run[i].cp) != 0;
-    has_liang |= run[i].cp == U'两';
+    has_unit |= ZhUnit(run[i]) != 0;
+    has_liang |= run[i] == U'两';
   }
   if (!has_unit) {
     // Digit by digit ("一三八"): short runs are idioms or ranges ("三四个", "一二", "三三两两").
     if (n < 3 || has_liang || n > buf_size) return 0;
-    for (size_t i = 0; i < n; ++i) buf[i] = static_cast<char>('0' + ZhDigit(run[i].cp));
+    for (size_t i = 0; i < n; ++i) buf[i] = static_cast<char>('0' + ZhDigit(run[i]));
     return n;
   }
   uint64_t total = 0;       // complete 亿 part
@@ -654,7 +756,7 @@ size_t ParseChineseNumber(const Atom* run, size_t n, char* buf, size_t buf_size)
   bool yi_done = false;
   uint64_t prev_unit = 0;  // unit of the previous character, 0 if it was a digit
   for (size_t i = 0; i < n; ++i) {
-    const char32_t cp = run[i].cp;
+    const char32_t cp = run[i];
     const int d = ZhDigit(cp);
     if (d == 0) {
       if (digit > 0) return 0;  // "五零"
@@ -768,6 +870,47 @@ void NormalizedText::Clear() {
 
 // ---- Normalizer ---------------------------------------------------------------------------
 
+namespace {
+
+// Whether the word ending just before atoms[dot] is a title written with a period ("Ms.").
+bool IsTitleAbbreviation(AtomView atoms, size_t dot) {
+  static constexpr absl::string_view kTitles[] = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "mt", "vs"};
+  size_t start = dot;
+  while (start > 0 && atoms[start - 1].kind == Kind::kLetter && dot - start <= 4) --start;
+  if (start == dot || dot - start > 4 || (start > 0 && IsWordKind(atoms[start - 1].kind))) return false;
+  char word[4];
+  for (size_t k = start; k < dot; ++k) {
+    if (atoms[k].cp < U'a' || atoms[k].cp > U'z') return false;
+    word[k - start] = static_cast<char>(atoms[k].cp);
+  }
+  const absl::string_view w(word, dot - start);
+  for (absl::string_view title : kTitles) {
+    if (w == title) return true;
+  }
+  return false;
+}
+
+// The last period of an initialism such as "u.s." or "p.m.".
+bool EndsInitialism(AtomView atoms, size_t dot) {
+  return dot >= 3 && atoms[dot - 1].kind == Kind::kLetter && atoms[dot - 2].cp == U'.' &&
+         atoms[dot - 3].kind == Kind::kLetter;
+}
+
+// Per-thread working memory, reused by every call: no heap allocation in steady state.
+struct Scratch {
+  std::vector<Atom> atoms;
+  std::vector<char> text;
+  std::vector<uint32_t> orig_begin;
+  std::vector<uint32_t> orig_end;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
 struct Normalizer::Impl {
   NormalizerOptions options;
   const FoldTables* fold = nullptr;
@@ -777,138 +920,207 @@ struct Normalizer::Impl {
     if (t2s != nullptr && cp >= kT2sBegin && cp < kT2sEnd) return t2s[cp - kT2sBegin];
     return cp;
   }
-  // Fills `atoms`; returns false if the text is not valid UTF-8 (atoms then hold U+FFFD).
-  bool Fold(absl::string_view text, std::vector<Atom>* atoms) const;
-  void Emit(const std::vector<Atom>& atoms, NormalizedText* out) const;
-  void Run(absl::string_view text, std::vector<Atom>* atoms, NormalizedText* out, bool* valid) const;
+  // Fills scratch->atoms and returns how many; *valid is false on invalid UTF-8 (the bad
+  // bytes then read as U+FFFD).
+  size_t Fold(absl::string_view text, Scratch* scratch, bool* valid) const;
+  // Writes the output for atoms[0, n) into the scratch output buffers; returns its length.
+  size_t Emit(AtomView atoms, Scratch* scratch) const;
+  // Normalizes into the scratch output buffers; returns the output length.
+  size_t Run(absl::string_view text, Scratch* scratch, bool* valid) const;
 };
 
-namespace {
-
-// Resolves apostrophes and the separators inside numbers, which depend on both neighbours.
-void ResolveContext(std::vector<Atom>* atoms) {
-  const size_t n = atoms->size();
-  Atom* a = atoms->data();
-  for (size_t i = 0; i < n; ++i) {
-    if (a[i].kind == Kind::kApostrophe) {
-      const bool letter_before = i > 0 && (a[i - 1].kind == Kind::kLetter || a[i - 1].kind == Kind::kDigit);
-      const bool letter_after = i + 1 < n && a[i + 1].kind == Kind::kLetter;
-      a[i].kind = letter_before && letter_after ? Kind::kDrop : Kind::kSpace;
-    } else if (a[i].kind == Kind::kClause && (a[i].cp == U',' || a[i].cp == U'.') && i > 0 &&
-               a[i - 1].kind == Kind::kDigit && i + 1 < n && a[i + 1].kind == Kind::kDigit) {
-      if (a[i].cp == U'.') {
-        a[i].kind = Kind::kDecimal;
-      } else {
-        // A thousands separator is followed by exactly three digits.
-        size_t digits = 0;
-        while (i + 1 + digits < n && a[i + 1 + digits].kind == Kind::kDigit) ++digits;
-        if (digits == 3) a[i].kind = Kind::kDrop;
-      }
-    }
-  }
-}
-
-}  // namespace
-
-bool Normalizer::Impl::Fold(absl::string_view text, std::vector<Atom>* atoms) const {
-  atoms->clear();
-  bool valid = true;
+size_t Normalizer::Impl::Fold(absl::string_view text, Scratch* scratch, bool* valid) const {
+  *valid = true;
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
+  // One atom per byte covers ASCII; longer expansions check for room as they go.
+  std::vector<Atom>& storage = scratch->atoms;
+  if (storage.size() < n + 64) storage.resize(std::max(n + 64, 2 * storage.size()));
+  Atom* atoms = storage.data();
+  size_t count = 0;
   size_t pos = 0;
   while (pos < n) {
     const uint32_t begin = static_cast<uint32_t>(pos);
     const unsigned char c = s[pos];
-    if (c < 0x80) {  // ASCII fast path
-      ++pos;
-      const char32_t lower = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-      atoms->push_back({lower, begin, begin + 1, kAsciiKinds[c]});
+    if (c < 0x80) {  // ASCII fast path: the whole run in one tight loop
+      uint32_t k = begin;
+      do {
+        const AsciiFold f = kAsciiFolds[s[k]];
+        Atom& atom = atoms[count++];
+        atom.cp = static_cast<char32_t>(f.lower);
+        atom.orig_begin = k;
+        atom.orig_end = k + 1;
+        atom.kind = f.kind;
+        ++k;
+      } while (k < n && s[k] < 0x80);
+      pos = k;
       continue;
     }
     char32_t cp;
-    if (!DecodeChecked(s, n, &pos, &cp)) valid = false;
+    if ((c & 0xF0) == 0xE0 && pos + 2 < n && (s[pos + 1] & 0xC0) == 0x80 &&
+        (s[pos + 2] & 0xC0) == 0x80) {
+      // Three-byte sequence (all of CJK): only overlong forms and surrogates are invalid.
+      cp = (static_cast<char32_t>(c & 0x0F) << 12) | (static_cast<char32_t>(s[pos + 1] & 0x3F) << 6) |
+           static_cast<char32_t>(s[pos + 2] & 0x3F);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        cp = 0xFFFD;
+        *valid = false;
+        pos += 1;
+      } else {
+        pos += 3;
+      }
+    } else if (!DecodeChecked(s, n, &pos, &cp)) {
+      *valid = false;
+    }
     const uint32_t end = static_cast<uint32_t>(pos);
     if (IsHanFastPath(cp)) {  // NFKC is the identity here
-      atoms->push_back({Simplify(cp), begin, end, Kind::kCjk});
+      atoms[count++] = {Simplify(cp), begin, end, Kind::kCjk};
+      // The Han characters that follow, in one tight loop (all three-byte sequences).
+      while (pos + 2 < n && (s[pos] & 0xF0) == 0xE0 && (s[pos + 1] & 0xC0) == 0x80 && (s[pos + 2] & 0xC0) == 0x80) {
+        const char32_t next = (static_cast<char32_t>(s[pos] & 0x0F) << 12) |
+                              (static_cast<char32_t>(s[pos + 1] & 0x3F) << 6) | static_cast<char32_t>(s[pos + 2] & 0x3F);
+        if (!IsHanFastPath(next)) break;
+        const uint32_t at = static_cast<uint32_t>(pos);
+        atoms[count++] = {Simplify(next), at, at + 3, Kind::kCjk};
+        pos += 3;
+      }
       continue;
     }
-    const size_t before = atoms->size();
+    if (count + 64 > storage.size()) {  // an expansion may need up to 31 atoms
+      storage.resize(2 * storage.size());
+      atoms = storage.data();
+    }
+    const size_t before = count;
     if (cp < 0x10000) {
       const uint32_t entry = fold->index[cp];
       if (entry == FoldTables::kIdentity) {
-        atoms->push_back({Simplify(cp), begin, end, fold->kind[cp]});
+        atoms[count++] = {Simplify(cp), begin, end, fold->kind[cp]};
       } else {
         const char32_t* folded = fold->pool.data() + (entry >> 5);
         const uint32_t len = entry & 31;
         for (uint32_t k = 0; k < len; ++k) {
           const char32_t f = Simplify(folded[k]);
-          atoms->push_back({f, begin, end, fold->KindOf(f)});
+          atoms[count++] = {f, begin, end, fold->KindOf(f)};
         }
       }
     } else if (IsCjkCodePoint(cp)) {
-      atoms->push_back({cp, begin, end, Kind::kCjk});
+      atoms[count++] = {cp, begin, end, Kind::kCjk};
     } else {  // rare: emoji, mathematical letters, historic scripts
       UErrorCode status = U_ZERO_ERROR;
       icu::UnicodeString folded;
       fold->nfkc_cf->normalize(icu::UnicodeString(static_cast<UChar32>(cp)), folded, status);
-      if (U_FAILURE(status)) folded = icu::UnicodeString(static_cast<UChar32>(cp));
+      if (U_FAILURE(status) || folded.length() > 40) folded = icu::UnicodeString(static_cast<UChar32>(cp));
       for (int32_t i = 0; i < folded.length();) {
         const UChar32 f = folded.char32At(i);
         i += U16_LENGTH(f);
         const char32_t simplified = Simplify(static_cast<char32_t>(f));
         const Kind kind = fold->KindOf(simplified);
-        if (kind != Kind::kDrop) atoms->push_back({simplified, begin, end, kind});
+        if (kind != Kind::kDrop) atoms[count++] = {simplified, begin, end, kind};
       }
     }
-    if (atoms->size() == before && before > 0) {
+    if (count == before && before > 0) {
       // Dropped (a combining mark, a format character): let the preceding character cover its
       // bytes so that a match on "cafe" maps back to all of "café".
-      Atom& prev = atoms->back();
+      Atom& prev = atoms[count - 1];
       if (prev.orig_end == begin && (IsWordKind(prev.kind) || prev.kind == Kind::kCjk)) prev.orig_end = end;
     }
   }
-  return valid;
+  return count;
 }
 
-void Normalizer::Impl::Emit(const std::vector<Atom>& atoms, NormalizedText* out) const {
+size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
+  // Each step writes at most 3 separator bytes and 4 bytes per atom it consumes; a number's
+  // digits fit in that too (the densest, "一亿", is 9 digits for 2 atoms).
+  const size_t bound = 8 * atoms.size() + 64;
+  if (scratch->text.size() < bound) {
+    scratch->text.resize(bound);
+    scratch->orig_begin.resize(bound);
+    scratch->orig_end.resize(bound);
+  }
+  Writer out{scratch->text.data(), scratch->orig_begin.data(), scratch->orig_end.data()};
+
   enum class Last { kNone, kCjk, kOther };
   Last last = Last::kNone;
   bool pending_space = false;
   uint32_t space_begin = 0, space_end = 0;
   bool pending_clause = false;
   uint32_t clause_begin = 0, clause_end = 0;
-  bool prev_word = false;
+  bool prev_word = false;  // the previous visible atom belongs to the current Latin word
+  // The current digit or Latin run is glued to a CJK character before it ("工号8812"); it then
+  // takes no space before a clause marker, like CJK.
+  bool attached = false;
 
   // Writes the separator owed before a visible token.
-  auto flush = [&](bool next_is_cjk) {
+  auto flush = [&](bool next_is_cjk) __attribute__((always_inline)) {
     if (last != Last::kNone) {
       if (pending_clause) {
-        if (last != Last::kCjk) AppendUtf8(U' ', clause_begin, clause_end, out);
-        AppendUtf8(U',', clause_begin, clause_end, out);
-        if (!next_is_cjk) AppendUtf8(U' ', clause_begin, clause_end, out);
+        if (last != Last::kCjk && !attached) out.Byte(' ', clause_begin, clause_end);
+        out.Byte(',', clause_begin, clause_end);
+        if (!next_is_cjk) out.Byte(' ', clause_begin, clause_end);
       } else if (pending_space && !(last == Last::kCjk && next_is_cjk)) {
-        AppendUtf8(U' ', space_begin, space_end, out);
+        out.Byte(' ', space_begin, space_end);
       }
     }
     pending_clause = false;
     pending_space = false;
   };
+  // Before a digit or Latin token: settles `attached` and writes the separator owed.
+  auto start_other = [&]() __attribute__((always_inline)) {
+    if (pending_space | pending_clause) {
+      flush(false);
+      attached = false;
+    } else if (last == Last::kCjk) {
+      attached = true;
+    }
+  };
   auto append_number = [&](const char* digits, size_t len, uint32_t ob, uint32_t oe) {
-    flush(false);
-    for (size_t k = 0; k < len; ++k) AppendUtf8(static_cast<char32_t>(digits[k]), ob, oe, out);
+    start_other();
+    for (size_t k = 0; k < len; ++k) out.Byte(digits[k], ob, oe);
     last = Last::kOther;
   };
+  auto is_digit = [&](size_t k) { return k < atoms.size() && atoms[k].kind == Kind::kDigit; };
 
   const size_t n = atoms.size();
   size_t i = 0;
   while (i < n) {
     const Atom& a = atoms[i];
     switch (a.kind) {
-      case Kind::kDrop:
-        ++i;
+      case Kind::kLetter:
+      case Kind::kDigit: {
+        if (!prev_word && options.convert_number_words && MayStartNumber(atoms, i)) {
+          size_t end;
+          uint64_t value;
+          if (ParseEnglishNumber(atoms, i, /*seed=*/0, &end, &value)) {
+            char buf[24];
+            const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+            append_number(buf, static_cast<size_t>(r.ptr - buf), a.orig_begin, atoms[end - 1].orig_end);
+            i = end;
+            prev_word = true;
+            break;
+          }
+        }
+        start_other();
+        last = Last::kOther;
+        prev_word = true;
+        do {  // the rest of the word in one go
+          const Atom& w = atoms[i];
+          if (w.cp < 0x80) {
+            out.Byte(static_cast<char>(w.cp), w.orig_begin, w.orig_end);
+          } else {
+            out.CodePoint(w.cp, w.orig_begin, w.orig_end);
+          }
+          ++i;
+        } while (i < n && IsWordKind(atoms[i].kind));
         break;
-      case Kind::kSpace:
+      }
       case Kind::kApostrophe:
+        // Inside a word ("don't", "90's") it goes; elsewhere it separates.
+        if (i > 0 && IsWordKind(atoms[i - 1].kind) && i + 1 < n && atoms[i + 1].kind == Kind::kLetter) {
+          ++i;
+          break;
+        }
+        [[fallthrough]];
+      case Kind::kSpace:
         if (!pending_space) {
           pending_space = true;
           space_begin = a.orig_begin;
@@ -918,6 +1130,34 @@ void Normalizer::Impl::Emit(const std::vector<Atom>& atoms, NormalizedText* out)
         ++i;
         break;
       case Kind::kClause:
+        if ((a.cp == U',' || a.cp == U'.') && i > 0 && atoms[i - 1].kind == Kind::kDigit && is_digit(i + 1)) {
+          if (a.cp == U'.') {  // decimal point: part of the number
+            out.Byte('.', a.orig_begin, a.orig_end);
+            ++i;
+            break;
+          }
+          // A thousands separator is followed by exactly three digits.
+          if (is_digit(i + 2) && is_digit(i + 3) && !is_digit(i + 4)) {
+            ++i;
+            break;
+          }
+        }
+        if (a.cp == U'.' && i > 0 && atoms[i - 1].kind == Kind::kLetter) {
+          if (i + 1 < n && atoms[i + 1].kind == Kind::kLetter) {  // "u.s", "www.example.com"
+            if (!pending_space) {
+              pending_space = true;
+              space_begin = a.orig_begin;
+              space_end = a.orig_end;
+            }
+            prev_word = false;
+            ++i;
+            break;
+          }
+          if (IsTitleAbbreviation(atoms, i) || EndsInitialism(atoms, i)) {  // "ms. murphy", "5 p.m."
+            ++i;
+            break;
+          }
+        }
         if (!pending_clause) {
           pending_clause = true;
           clause_begin = a.orig_begin;
@@ -926,81 +1166,85 @@ void Normalizer::Impl::Emit(const std::vector<Atom>& atoms, NormalizedText* out)
         prev_word = false;
         ++i;
         break;
-      case Kind::kLetter:
-      case Kind::kDigit:
-      case Kind::kDecimal: {
-        const bool may_be_number = (a.cp >= U'a' && a.cp <= U'z') || a.kind == Kind::kDigit;
-        if (!prev_word && may_be_number && options.convert_number_words) {
-          size_t end;
-          uint64_t value;
-          if (ParseEnglishNumber(atoms, i, &end, &value)) {
-            char buf[24];
-            const auto r = std::to_chars(buf, buf + sizeof(buf), value);
-            append_number(buf, static_cast<size_t>(r.ptr - buf), a.orig_begin, atoms[end - 1].orig_end);
-            i = end;
-            prev_word = true;
-            break;
-          }
-        }
-        flush(false);
-        AppendUtf8(a.cp, a.orig_begin, a.orig_end, out);
-        last = Last::kOther;
-        prev_word = true;
-        ++i;
-        break;
-      }
       case Kind::kKeep:
-        flush(false);
-        AppendUtf8(a.cp, a.orig_begin, a.orig_end, out);
+        start_other();
+        out.CodePoint(a.cp, a.orig_begin, a.orig_end);
         last = Last::kOther;
         prev_word = false;
         ++i;
         break;
       case Kind::kCjk: {
         prev_word = false;
-        size_t run_end = i;
+        size_t run_end = i + 1;
         if (options.convert_number_words && IsZhNumeral(a.cp)) {
-          run_end = i + 1;
-          while (run_end < n && atoms[run_end].kind == Kind::kCjk && IsZhNumeral(atoms[run_end].cp)) ++run_end;
+          // The numeral run, also across separators that vanish between CJK characters anyway
+          // ("一 千"), so that normalized text normalizes to itself.
+          constexpr size_t kMaxRun = 32;
+          char32_t run[kMaxRun];
+          size_t run_len = 0;
+          run[run_len++] = a.cp;
+          for (;;) {
+            size_t k = run_end;
+            while (k < n && (atoms[k].kind == Kind::kSpace || atoms[k].kind == Kind::kDrop ||
+                             atoms[k].kind == Kind::kApostrophe)) {
+              ++k;
+            }
+            if (k >= n || atoms[k].kind != Kind::kCjk || !IsZhNumeral(atoms[k].cp)) break;
+            if (run_len < kMaxRun) run[run_len] = atoms[k].cp;
+            ++run_len;
+            run_end = k + 1;
+          }
+          // "两百12" or "3万": digits glued on would make a different number.
+          const bool glued_to_digits =
+              (i > 0 && atoms[i - 1].kind == Kind::kDigit) || (run_end < n && atoms[run_end].kind == Kind::kDigit);
           char buf[24];
           size_t len = 0;
-          if (run_end - i >= 2 && IsZhNumberStart(a.cp)) {
-            len = ParseChineseNumber(&atoms[i], run_end - i, buf, sizeof(buf));
+          if (run_len >= 2 && run_len <= kMaxRun && IsZhNumberStart(a.cp) && !glued_to_digits) {
+            len = ParseChineseNumber(run, run_len, buf, sizeof(buf));
           }
           if (len > 0) {
+            // "十二 thousand": an English scale word may follow, as it may follow digits.
+            uint64_t small = 0;
+            if (len <= 3 && buf[0] != '0') {
+              for (size_t k = 0; k < len; ++k) small = small * 10 + static_cast<uint64_t>(buf[k] - '0');
+            }
+            size_t end;
+            uint64_t value;
+            if (small > 0 && ParseEnglishNumber(atoms, run_end, small, &end, &value)) {
+              const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+              len = static_cast<size_t>(r.ptr - buf);
+              run_end = end;
+            }
             append_number(buf, len, a.orig_begin, atoms[run_end - 1].orig_end);
             i = run_end;
             break;
           }
         }
-        // Not a number: the character (or the whole numeral run) as written.
-        do {
-          flush(true);
-          AppendUtf8(atoms[i].cp, atoms[i].orig_begin, atoms[i].orig_end, out);
-          last = Last::kCjk;
+        // Not a number: the character (or the numeral run, without its separators) as written,
+        // and the CJK characters after it up to the next numeral.
+        if (pending_space | pending_clause) flush(true);
+        last = Last::kCjk;
+        for (; i < run_end; ++i) {
+          if (atoms[i].kind == Kind::kCjk) out.CodePoint(atoms[i].cp, atoms[i].orig_begin, atoms[i].orig_end);
+        }
+        while (i < n && atoms[i].kind == Kind::kCjk && !(options.convert_number_words && IsZhNumeral(atoms[i].cp))) {
+          out.CodePoint(atoms[i].cp, atoms[i].orig_begin, atoms[i].orig_end);
           ++i;
-        } while (i < run_end);
+        }
         break;
       }
+      case Kind::kDrop:
+        ++i;
+        break;
     }
   }
+  return out.len;
 }
 
-void Normalizer::Impl::Run(absl::string_view text, std::vector<Atom>* atoms, NormalizedText* out,
-                           bool* valid) const {
-  out->Clear();
-  *valid = Fold(text, atoms);
-  ResolveContext(atoms);
-  Emit(*atoms, out);
+size_t Normalizer::Impl::Run(absl::string_view text, Scratch* scratch, bool* valid) const {
+  const size_t count = Fold(text, scratch, valid);
+  return Emit(AtomView{scratch->atoms.data(), count}, scratch);
 }
-
-namespace {
-// Scratch space reused by every call on a thread: no heap allocation in steady state.
-std::vector<Atom>& ThreadAtoms() {
-  thread_local std::vector<Atom> atoms;
-  return atoms;
-}
-}  // namespace
 
 Normalizer::Normalizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Normalizer::~Normalizer() = default;
@@ -1041,17 +1285,18 @@ const Normalizer& Normalizer::Default() {
 }
 
 absl::Status Normalizer::Normalize(absl::string_view text, NormalizedText* out) const {
-  if (text.size() >= std::numeric_limits<uint32_t>::max()) {
-    out->Clear();
-    return InvalidField("text", "longer than 4 GiB");
-  }
+  out->Clear();
+  if (text.size() >= std::numeric_limits<uint32_t>::max()) return InvalidField("text", "longer than 4 GiB");
+  Scratch& scratch = ThreadScratch();
   bool valid;
-  impl_->Run(text, &ThreadAtoms(), out, &valid);
+  const size_t len = impl_->Run(text, &scratch, &valid);
   if (!valid) {
-    out->Clear();
     absl::Status status = ValidateUtf8(text, "text");
     return status.ok() ? InvalidField("text", "invalid UTF-8") : status;
   }
+  out->text.assign(scratch.text.data(), len);
+  out->orig_begin.assign(scratch.orig_begin.data(), scratch.orig_begin.data() + len);
+  out->orig_end.assign(scratch.orig_end.data(), scratch.orig_end.data() + len);
   return absl::OkStatus();
 }
 
@@ -1063,11 +1308,11 @@ absl::StatusOr<NormalizedText> Normalizer::Normalize(absl::string_view text) con
 }
 
 std::string Normalizer::NormalizeForMatch(absl::string_view text) const {
-  thread_local NormalizedText scratch;
   if (text.size() >= std::numeric_limits<uint32_t>::max()) return std::string();
-  bool valid;  // invalid bytes become U+FFFD and so a space
-  impl_->Run(text, &ThreadAtoms(), &scratch, &valid);
-  return scratch.text;
+  Scratch& scratch = ThreadScratch();
+  bool valid;  // invalid bytes read as U+FFFD and so become a space
+  const size_t len = impl_->Run(text, &scratch, &valid);
+  return std::string(scratch.text.data(), len);
 }
 
 }  // namespace callguard

@@ -7,6 +7,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "database_cache.h"
+#include <thread>
 
 namespace callguard {
 namespace {
@@ -70,6 +73,7 @@ struct PatternMatcher::SpanDb {
 absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options options) {
   std::unique_ptr<PatternMatcher> m(new PatternMatcher());
   m->patterns_ = std::move(options.patterns);
+  m->cache_dir_ = std::move(options.cache_dir);
   m->serial_ = next_serial.fetch_add(1);
   m->span_dbs_.resize(m->patterns_.size());
   for (auto& s : m->span_dbs_) s = std::make_unique<SpanDb>();
@@ -87,19 +91,28 @@ absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options o
     flags.push_back(kBaseFlags | HS_FLAG_SINGLEMATCH);
     ids.push_back(static_cast<unsigned>(i));
   }
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
-                       HS_MODE_BLOCK, nullptr, &m->prefilter_, &err) != HS_SUCCESS) {
-    const int index = err != nullptr ? err->expression : -1;
-    std::string msg = CompileErrorMessage(err);
-    if (index >= 0) {
-      const std::string label = static_cast<size_t>(index) < options.labels.size()
-                                    ? options.labels[index]
-                                    : absl::StrCat("pattern ", index);
-      return absl::InvalidArgumentError(absl::StrCat(label, " \"", m->patterns_[index], "\": ", msg));
+  auto compile = [&]() -> absl::StatusOr<hs_database_t*> {
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
+                         HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+      const int index = err != nullptr ? err->expression : -1;
+      std::string msg = CompileErrorMessage(err);
+      if (index >= 0) {
+        const std::string label = static_cast<size_t>(index) < options.labels.size()
+                                      ? options.labels[index]
+                                      : absl::StrCat("pattern ", index);
+        return absl::InvalidArgumentError(absl::StrCat(label, " \"", m->patterns_[index], "\": ", msg));
+      }
+      return absl::InvalidArgumentError(absl::StrCat("pattern set does not compile: ", msg));
     }
-    return absl::InvalidArgumentError(absl::StrCat("pattern set does not compile: ", msg));
-  }
+    return db;
+  };
+  const std::string key = absl::StrCat("prefilter ", kBaseFlags | HS_FLAG_SINGLEMATCH, "\n",
+                                       absl::StrJoin(m->patterns_, absl::string_view("\0", 1)));
+  auto db = DatabaseCache(m->cache_dir_).GetOrCompile(key, compile);
+  if (!db.ok()) return db.status();
+  m->prefilter_ = *db;
   return m;
 }
 
@@ -123,14 +136,23 @@ absl::Status PatternMatcher::Candidates(absl::string_view text, std::vector<uint
 absl::StatusOr<hs_database*> PatternMatcher::SpanDatabase(uint32_t pattern) const {
   SpanDb& s = *span_dbs_[pattern];
   std::call_once(s.once, [&] {
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile(patterns_[pattern].c_str(), kBaseFlags | HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, nullptr, &s.db,
-                   &err) != HS_SUCCESS) {
-      s.status = absl::InvalidArgumentError(
-          absl::StrCat("pattern \"", patterns_[pattern], "\": ", CompileErrorMessage(err)));
-      s.db = nullptr;
+    constexpr unsigned kSpanFlags = kBaseFlags | HS_FLAG_SOM_LEFTMOST;
+    auto compile = [&]() -> absl::StatusOr<hs_database_t*> {
+      hs_database_t* db = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile(patterns_[pattern].c_str(), kSpanFlags, HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("pattern \"", patterns_[pattern], "\": ", CompileErrorMessage(err)));
+      }
+      return db;
+    };
+    auto db = DatabaseCache(cache_dir_).GetOrCompile(absl::StrCat("span ", kSpanFlags, "\n", patterns_[pattern]),
+                                                     compile);
+    if (!db.ok()) {
+      s.status = db.status();
       return;
     }
+    s.db = *db;
     s.serial = next_serial.fetch_add(1);
   });
   if (!s.status.ok()) return s.status;
@@ -175,6 +197,25 @@ absl::Status PatternMatcher::Scan(absl::string_view text, std::vector<PatternMat
   std::sort(out->begin(), out->end(), [](const PatternMatch& a, const PatternMatch& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.pattern < b.pattern;
   });
+  return absl::OkStatus();
+}
+
+absl::Status PatternMatcher::WarmUp(int threads) const {
+  std::atomic<size_t> next{0};
+  std::vector<absl::Status> errors(std::max(threads, 1));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < std::max(threads, 1); ++t) {
+    workers.emplace_back([&, t] {
+      for (size_t i = next++; i < patterns_.size(); i = next++) {
+        auto db = SpanDatabase(static_cast<uint32_t>(i));
+        if (!db.ok() && errors[t].ok()) errors[t] = db.status();
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (const auto& e : errors) {
+    if (!e.ok()) return e;
+  }
   return absl::OkStatus();
 }
 

@@ -32,6 +32,8 @@ class PatternMatcher {
     std::vector<std::string> patterns;
     // Optional, one per pattern: how errors name it ("phrase set 'arrest' pattern 2").
     std::vector<std::string> labels;
+    // Where compiled databases are kept between runs (see DatabaseCache); "" for none.
+    std::string cache_dir;
   };
 
   // Fails with INVALID_ARGUMENT naming the first pattern Vectorscan rejects and why.
@@ -47,6 +49,10 @@ class PatternMatcher {
   // Candidates() then Spans() for each candidate: every match, sorted by (begin, pattern).
   absl::Status Scan(absl::string_view text, std::vector<PatternMatch>* out) const;
 
+  // Builds every start-of-match database now (on `threads` threads), so that the first hit
+  // of a pattern on a live call does not pay for its compilation.
+  absl::Status WarmUp(int threads) const;
+
   size_t pattern_count() const { return patterns_.size(); }
   const std::string& pattern(uint32_t i) const { return patterns_[i]; }
 
@@ -56,6 +62,7 @@ class PatternMatcher {
   absl::StatusOr<hs_database*> SpanDatabase(uint32_t pattern) const;
 
   std::vector<std::string> patterns_;
+  std::string cache_dir_;
   hs_database* prefilter_ = nullptr;
   uint64_t serial_ = 0;  // tells per-thread scratch which databases it was sized for
   mutable std::vector<std::unique_ptr<SpanDb>> span_dbs_;

@@ -70,7 +70,11 @@ absl::StatusOr<std::unique_ptr<CallguardServer>> CallguardServer::Start(Options 
     if (server->server_ != nullptr) server->server_->Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen()));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus(true);
+  // Probes may ask per service as well as for the server as a whole ("").
+  health->SetServingStatus(v1::CallGuard::service_full_name(), true);
+  health->SetServingStatus(v1::PolicyAdmin::service_full_name(), true);
   const std::string& listen = config.listen();
   server->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", server->port_);
   return server;

@@ -1,7 +1,6 @@
 #include "server_config.h"
 
 #include <fstream>
-#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"

@@ -8,10 +8,22 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "callguard_server.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server_config.h"
 
 namespace callguard {
+namespace {
+
+// The service answers every event with invalid UTF-8 itself (GuardEvent.error); protobuf's own
+// log line for each would let one bad client flood the log.
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
+  if (absl::StrContains(message, "invalid UTF-8")) return;
+  std::cerr << "[libprotobuf " << filename << ":" << line << "] " << message << std::endl;
+}
+
+}  // namespace
 
 int RunServerMain(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -26,6 +38,8 @@ int RunServerMain(int argc, char** argv) {
     std::cerr << "callguard-server: " << config.status().message() << "\n" << ServerUsage();
     return 2;
   }
+
+  google::protobuf::SetLogHandler(&ProtobufLog);
 
   // Blocked before gRPC starts its threads, so only the signal thread below ever sees them.
   sigset_t signals;
