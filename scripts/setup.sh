@@ -7,6 +7,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libboost1.81-dev libvectorscan-dev libicu-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The dashboard's browser test: headless Chromium driven over WebDriver from Python.
+  chromium chromium-driver python3
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,6 +22,7 @@
 #include "replay.h"
 #include "scorer.h"
 #include "transcript_io.h"
+#include "watch_command.h"
 
 namespace callguard::cli {
 namespace {
@@ -36,6 +37,7 @@ commands:
   eval FILE.jsonl...     replay labelled calls and score the alerts against their labels
   test-policy FILE       run the examples a policy file carries
   lint-policy FILE...    compile a policy file and warn about likely mistakes
+  watch                  tail a server's live alerts, colored by severity (supervisors)
   help [COMMAND]         this text, or a command's
 
 Run `callguard COMMAND --help` for a command's options.
@@ -474,7 +476,7 @@ int RunCallguard(const std::vector<std::string>& args, std::ostream& out, std::o
   static const auto* const kCommands = new absl::flat_hash_map<std::string, Command>{
       {"replay", &ReplayCommand},           {"check", &CheckCommand},
       {"eval", &EvalCommand},               {"test-policy", &TestPolicyCommand},
-      {"lint-policy", &LintPolicyCommand}};
+      {"lint-policy", &LintPolicyCommand}, {"watch", &WatchCommand}};
   if (args.empty()) return UsageError(err, "no command given", kMainUsage);
   const std::string& name = args[0];
   if (name == "--help" || name == "-h" || name == "help") {

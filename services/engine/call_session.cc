@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "status_util.h"
@@ -14,7 +15,9 @@ bool Inside(const Span& inner, const Span& outer) { return inner.first >= outer.
 
 void AppendSpans(const SetHits& hits, const std::vector<SetId>& ids, std::vector<Span>* out) {
   for (SetId id : ids) {
-    if (hits.Has(id)) out->insert(out->end(), hits.spans[id].begin(), hits.spans[id].end());
+    if (!hits.Has(id)) continue;
+    const std::vector<Span>& spans = hits.SpansOf(id);
+    out->insert(out->end(), spans.begin(), spans.end());
   }
 }
 
@@ -63,11 +66,13 @@ absl::StatusOr<std::unique_ptr<CallSession>> CallSession::Create(Options options
   std::unique_ptr<CallSession> session(new CallSession());
   session->engine_ = std::move(options.engine);
   session->policy_ = policy;
-  session->start_ = std::move(options.start);
+  session->call_id_ = start.call_id();
+  session->agent_id_ = start.agent().agent_id();
+  session->agency_id_ = start.agency().id();
   session->limits_ = limits;
   session->clock_ = options.clock ? std::move(options.clock) : [] { return absl::Now(); };
   const bool cjk = policy->is_cjk();
-  const v1::CallStart& s = session->start_;
+  const v1::CallStart& s = start;
   session->agent_name_ = NameMatcher::Create(s.agent().name(), NameMatcher::Kind::kPerson, cjk);
   session->agent_number_ = NameMatcher::Create(s.agent().agent_id(), NameMatcher::Kind::kWorkNumber, cjk);
   session->agency_name_ = NameMatcher::Create(s.agency().name(), NameMatcher::Kind::kOrganization, cjk);
@@ -78,6 +83,8 @@ absl::StatusOr<std::unique_ptr<CallSession>> CallSession::Create(Options options
     if (rule.rule->check_case() == v1::Rule::kIdentification) {
       session->organization_sets_.insert(session->organization_sets_.end(), rule.organization.begin(),
                                          rule.organization.end());
+      session->not_organization_sets_.insert(session->not_organization_sets_.end(), rule.not_organization.begin(),
+                                             rule.not_organization.end());
     }
   }
   session->last_counterparty_sets_.assign(policy->set_count(), false);
@@ -96,41 +103,82 @@ absl::Status CallSession::Validate(const v1::Utterance& u) const {
                         absl::StrCat(u.text().size(), " bytes exceeds the limit of ", limits_.max_utterance_bytes));
   }
   if (absl::StripAsciiWhitespace(u.text()).empty()) return InvalidField("utterance.text", "must not be empty");
-  if (auto s = ValidateUtf8(u.text(), "utterance.text"); !s.ok()) return s;
-  auto it = utterances_.find(u.utterance_id());
-  if (it == utterances_.end()) {
-    if (utterances_.size() >= limits_.max_utterances_per_call) {
-      return FieldError(absl::StatusCode::kResourceExhausted, "utterance.utterance_id",
-                        absl::StrCat("the call has reached the limit of ", limits_.max_utterances_per_call,
-                                     " utterances"));
-    }
-  } else if (it->second.speaker != u.speaker()) {
-    return InvalidField("utterance.speaker", absl::StrCat("utterance \"", u.utterance_id(), "\" was started by ",
-                                                          v1::Speaker_Name(it->second.speaker)));
-  }
+  // UTF-8 is checked by the normalizer, in the same pass that folds the text.
   return absl::OkStatus();
+}
+
+CallSession::UtteranceState* CallSession::FindRecent(absl::string_view id, uint64_t id_hash) {
+  // Newest first: updates mostly concern the utterance in progress.
+  const size_t n = recent_.size();
+  const size_t newest = recent_oldest_ == 0 ? n - 1 : recent_oldest_ - 1;
+  for (size_t k = 0, i = newest; k < n; ++k, i = i == 0 ? n - 1 : i - 1) {
+    if (recent_[i].id_hash == id_hash && recent_[i].id == id) return &recent_[i];
+  }
+  return nullptr;
+}
+
+CallSession::UtteranceState* CallSession::AddRecent(absl::string_view id, uint64_t id_hash, v1::Speaker speaker) {
+  UtteranceState* state;
+  if (recent_.size() < std::max<size_t>(limits_.recent_utterances, 1)) {
+    state = &recent_.emplace_back();
+  } else {
+    state = &recent_[recent_oldest_];
+    recent_oldest_ = (recent_oldest_ + 1) % recent_.size();
+  }
+  state->id_hash = id_hash;
+  state->id.assign(id.data(), id.size());
+  state->turn = next_turn_++;
+  state->speaker = speaker;
+  state->raised = 0;
+  return state;
+}
+
+bool CallSession::Raised(const UtteranceState& state, size_t rule_index) const {
+  if (rule_index < 64) return (state.raised >> rule_index) & 1;
+  return std::find(raised_beyond_64_.begin(), raised_beyond_64_.end(),
+                   std::make_pair(state.turn, static_cast<uint32_t>(rule_index))) != raised_beyond_64_.end();
+}
+
+bool CallSession::MarkRaised(UtteranceState* state, size_t rule_index) {
+  if (Raised(*state, rule_index)) return false;
+  if (rule_index < 64) {
+    state->raised |= uint64_t{1} << rule_index;
+  } else {
+    raised_beyond_64_.emplace_back(state->turn, static_cast<uint32_t>(rule_index));
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Utterance& u) {
   if (auto s = Validate(u); !s.ok()) return s;
   // Reused across utterances of every call on this thread: no allocation in steady state.
   thread_local NormalizedText norm;
-  thread_local std::vector<PatternMatch> matches;
+  thread_local std::vector<uint32_t> candidates;
   thread_local SetHits hits;
   if (auto s = Normalizer::Default().Normalize(u.text(), &norm); !s.ok()) {
+    // Worded as a check of the text itself, not of the normalizer's input.
+    if (absl::Status utf8 = ValidateUtf8(u.text(), "utterance.text"); !utf8.ok()) return utf8;
     return InvalidField("utterance.text", s.message());
   }
-  if (auto s = policy_->matcher().Scan(norm.text, &matches); !s.ok()) return s;
-  hits.spans.resize(policy_->set_count());
-  for (auto& v : hits.spans) v.clear();
-  for (const auto& m : matches) hits.spans[policy_->set_of_pattern(m.pattern)].emplace_back(m.begin, m.end);
-
-  auto [it, inserted] = utterances_.try_emplace(u.utterance_id());
-  if (inserted) {
-    it->second.turn = next_turn_++;
-    it->second.speaker = u.speaker();
+  const uint64_t id_hash = absl::Hash<absl::string_view>{}(u.utterance_id());
+  UtteranceState* state = FindRecent(u.utterance_id(), id_hash);
+  if (state == nullptr) {
+    if (static_cast<size_t>(next_turn_) >= limits_.max_utterances_per_call) {
+      return FieldError(absl::StatusCode::kResourceExhausted, "utterance.utterance_id",
+                        absl::StrCat("the call has reached the limit of ", limits_.max_utterances_per_call,
+                                     " utterances"));
+    }
+  } else if (state->speaker != u.speaker()) {
+    return InvalidField("utterance.speaker", absl::StrCat("utterance \"", u.utterance_id(), "\" was started by ",
+                                                          v1::Speaker_Name(state->speaker)));
   }
-  View view{&u, &it->second, &norm, &hits};
+  // One scan says which patterns matched; spans are located later, only where a rule asks.
+  if (auto s = policy_->matcher().Candidates(norm.text, &candidates); !s.ok()) return s;
+  if (auto s = hits.Reset(policy_, norm.text, candidates); !s.ok()) return s;
+
+  if (state == nullptr) state = AddRecent(u.utterance_id(), id_hash, u.speaker());
+  last_turn_ = state->turn;
+  View view{&u, state, &norm, &hits};
   std::vector<v1::Alert> alerts;
   if (u.speaker() == v1::COUNTERPARTY) {
     if (u.is_final()) {
@@ -139,10 +187,12 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
       if (party_.DebtorVerified() && !debtor_seen_) dc_disclosed_ = false;  // must come after verification
       debtor_seen_ = party_.DebtorVerified();
     }
-    return alerts;
+  } else {
+    EvaluateAgent(view, &alerts);
+    if (u.is_final()) party_.OnAgent(norm.text, hits);
   }
-  EvaluateAgent(view, &alerts);
-  if (u.is_final()) party_.OnAgent(norm.text, hits);
+  // Spans are located after Reset() made them ready, so this is a Vectorscan failure.
+  if (!hits.status().ok()) return hits.status();
   return alerts;
 }
 
@@ -165,10 +215,11 @@ void CallSession::PresetState(v1::Party party, bool agent_identified, bool debt_
 absl::Status CallSession::PresetPreviousCounterparty(absl::string_view text) {
   auto norm = Normalizer::Default().Normalize(text);
   if (!norm.ok()) return InvalidField("context.previous_counterparty_text", norm.status().message());
-  std::vector<PatternMatch> matches;
-  if (auto s = policy_->matcher().Scan(norm->text, &matches); !s.ok()) return s;
+  // Only which sets matched counts here, so no spans are needed.
+  std::vector<uint32_t> candidates;
+  if (auto s = policy_->matcher().Candidates(norm->text, &candidates); !s.ok()) return s;
   std::fill(last_counterparty_sets_.begin(), last_counterparty_sets_.end(), false);
-  for (const auto& m : matches) last_counterparty_sets_[policy_->set_of_pattern(m.pattern)] = true;
+  for (uint32_t p : candidates) last_counterparty_sets_[policy_->set_of_pattern(p)] = true;
   return absl::OkStatus();
 }
 
@@ -184,8 +235,10 @@ bool CallSession::PartyAllows(v1::PartyScope scope) const {
 }
 
 void CallSession::EvaluateAgent(const View& v, std::vector<v1::Alert>* alerts) {
-  for (const CompiledRule& rule : policy_->rules()) {
-    if (v.state->raised.contains(rule.rule->id())) continue;
+  const std::vector<CompiledRule>& rules = policy_->rules();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const CompiledRule& rule = rules[i];
+    if (Raised(*v.state, i)) continue;
     switch (rule.rule->check_case()) {
       case v1::Rule::kIdentification:
         EvaluateIdentification(rule, v, alerts);
@@ -204,23 +257,25 @@ void CallSession::EvaluatePhrases(const CompiledRule& rule, const View& v, std::
   if (!PartyAllows(rule.rule->party())) return;
   const SetHits& hits = *v.hits;
   if (!hits.HasAny(rule.any_of)) return;  // the common case: no candidate, nothing more to do
-  std::vector<Span> evidence;
+  // Reused on this thread: a rule that fires allocates nothing here in steady state.
+  thread_local std::vector<Span> evidence, unless, organization;
+  evidence.clear();
   if (rule.rule->check_case() == v1::Rule::kConfirmation) {
     bool guessed = false;
     for (SetId id : rule.counterparty_any_of) guessed |= last_counterparty_sets_[id];
     if (!guessed) return;
     AppendSpans(hits, rule.any_of, &evidence);
-    Raise(rule, v, std::move(evidence), alerts);
+    Raise(rule, v, &evidence, alerts);
     return;
   }
   const v1::PhraseCheck& check = rule.rule->phrases();
-  std::vector<Span> unless;
+  unless.clear();
   AppendSpans(hits, rule.unless_any_of, &unless);
-  std::vector<Span> organization;
+  organization.clear();
   if (check.ignore_inside_organization_name()) OrganizationSpans(v, &organization);
   for (SetId id : rule.any_of) {
     if (!hits.Has(id)) continue;
-    for (const Span& span : hits.spans[id]) {
+    for (const Span& span : hits.SpansOf(id)) {
       if (check.negation() == v1::NEGATION_SUPPRESSES && policy_->negation().IsNegated(v.text->text, span.first)) {
         continue;
       }
@@ -236,15 +291,14 @@ void CallSession::EvaluatePhrases(const CompiledRule& rule, const View& v, std::
     if (!hits.HasAny(rule.with_any_of)) return;
     AppendSpans(hits, rule.with_any_of, &evidence);
   }
-  Raise(rule, v, std::move(evidence), alerts);
+  Raise(rule, v, &evidence, alerts);
 }
 
 bool CallSession::IsSubstantive(const CompiledRule& rule, const View& v) const {
   const std::string& text = v.text->text;
   std::vector<bool> covered(text.size(), false);
   for (SetId id : rule.greeting) {
-    if (!v.hits->Has(id)) continue;
-    for (const Span& s : v.hits->spans[id]) std::fill(covered.begin() + s.first, covered.begin() + s.second, true);
+    for (const Span& s : v.hits->SpansOf(id)) std::fill(covered.begin() + s.first, covered.begin() + s.second, true);
   }
   for (size_t i = 0; i < text.size(); ++i) {
     if (!covered[i] && text[i] != ' ' && text[i] != ',') return true;
@@ -254,7 +308,15 @@ bool CallSession::IsSubstantive(const CompiledRule& rule, const View& v) const {
 
 void CallSession::OrganizationSpans(const View& v, std::vector<Span>* out) const {
   agency_name_.FindAll(v.text->text, out);
-  AppendSpans(*v.hits, organization_sets_, out);
+  // "on behalf of the county court" is an impersonation, not an organization.
+  thread_local std::vector<Span> phrases, refused;
+  phrases.clear();
+  refused.clear();
+  AppendSpans(*v.hits, organization_sets_, &phrases);
+  AppendSpans(*v.hits, not_organization_sets_, &refused);
+  for (const Span& s : phrases) {
+    if (std::none_of(refused.begin(), refused.end(), [&](const Span& r) { return Overlaps(s, r); })) out->push_back(s);
+  }
 }
 
 void CallSession::EvaluateIdentification(const CompiledRule& rule, const View& v, std::vector<v1::Alert>* alerts) {
@@ -264,20 +326,28 @@ void CallSession::EvaluateIdentification(const CompiledRule& rule, const View& v
     return agent_name_.ContainsNameOrShortForm(text) || agent_number_.Contains(text) || hits.HasAny(rule.person);
   };
   auto organization_named = [&] {
-    if (agency_name_.Contains(text)) return true;
-    std::vector<Span> refused;
-    AppendSpans(hits, rule.not_organization, &refused);
-    for (SetId id : rule.organization) {
-      if (!hits.Has(id)) continue;
-      for (const Span& s : hits.spans[id]) {
-        if (std::none_of(refused.begin(), refused.end(), [&](const Span& r) { return Overlaps(s, r); })) return true;
-      }
-    }
-    return false;
+    std::vector<Span> spans;
+    OrganizationSpans(v, &spans);
+    return !spans.empty();
   };
   if (identification_judged_) {
+    if (!v.utterance->is_final()) return;
+    if (organization_deferred_) {
+      // The policy lets the organization wait until the debtor is verified; the first agent
+      // turn after that is when it must have been named.
+      organization_named_ = organization_named_ || organization_named();
+      if (party_.IsAllowedParty()) {
+        organization_deferred_ = false;
+        agent_identified_ = organization_named_;
+        if (!organization_named_) {
+          std::vector<Span> whole{Span{0, static_cast<uint32_t>(text.size())}};
+          Raise(rule, v, &whole, alerts);
+        }
+      }
+      return;
+    }
     // Judged already; keep the summary's "identified" up to date for later turns.
-    if (!agent_identified_ && v.utterance->is_final()) agent_identified_ = person_named() && organization_named();
+    if (!agent_identified_) agent_identified_ = person_named() && organization_named();
     return;
   }
   if (identification_utterance_.empty()) {
@@ -287,13 +357,23 @@ void CallSession::EvaluateIdentification(const CompiledRule& rule, const View& v
     // The judged turn never got a final result; the agent has moved on, so judge it unmet
     // on this turn rather than never.
     identification_judged_ = true;
-    Raise(rule, v, {}, alerts);
+    std::vector<Span> none;
+    Raise(rule, v, &none, alerts);
     return;
   }
   if (!v.utterance->is_final()) return;
   identification_judged_ = true;
-  agent_identified_ = person_named() && organization_named();
-  if (!agent_identified_) Raise(rule, v, {Span{0, static_cast<uint32_t>(text.size())}}, alerts);
+  const bool person = person_named();
+  organization_named_ = organization_named();
+  agent_identified_ = person && organization_named_;
+  if (person && !organization_named_ && policy_->source().parameters().organization_after_verification()) {
+    organization_deferred_ = true;
+    return;
+  }
+  if (!agent_identified_) {
+    std::vector<Span> whole{Span{0, static_cast<uint32_t>(text.size())}};
+    Raise(rule, v, &whole, alerts);
+  }
 }
 
 void CallSession::EvaluateStatement(const CompiledRule& rule, const View& v, std::vector<v1::Alert>* alerts) {
@@ -303,18 +383,19 @@ void CallSession::EvaluateStatement(const CompiledRule& rule, const View& v, std
   if (!v.utterance->is_final() || dc_judged_ || !hits.HasAny(rule.debt)) return;
   dc_judged_ = true;
   if (dc_disclosed_) return;
-  std::vector<Span> evidence;
+  thread_local std::vector<Span> evidence;
+  evidence.clear();
   AppendSpans(hits, rule.debt, &evidence);
-  Raise(rule, v, std::move(evidence), alerts);
+  Raise(rule, v, &evidence, alerts);
 }
 
-void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Span> spans,
+void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Span>* spans,
                         std::vector<v1::Alert>* alerts) {
-  if (!v.state->raised.insert(rule.rule->id()).second) return;
+  if (!MarkRaised(v.state, static_cast<size_t>(&rule - policy_->rules().data()))) return;
   const v1::Rule& r = *rule.rule;
-  v1::Alert a;
-  a.set_alert_id(absl::StrCat(start_.call_id(), ":", ++alert_seq_));
-  a.set_call_id(start_.call_id());
+  v1::Alert& a = alerts->emplace_back();
+  a.set_alert_id(absl::StrCat(call_id_, ":", ++alert_seq_));
+  a.set_call_id(call_id_);
   a.set_turn(v.state->turn);
   a.set_utterance_id(v.utterance->utterance_id());
   a.set_violation(r.kind());
@@ -327,21 +408,23 @@ void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Spa
   a.set_policy_version(policy_->version());
   *a.mutable_time() = ToTimestamp(clock_());
   a.set_interim(!v.utterance->is_final());
-  a.set_agent_id(start_.agent().agent_id());
-  a.set_agency_id(start_.agency().id());
+  a.set_agent_id(agent_id_);
+  a.set_agency_id(agency_id_);
 
-  std::sort(spans.begin(), spans.end());
-  std::vector<Span> merged;
-  for (const Span& s : spans) {
+  // Sorted, then merged in place where spans touch or overlap.
+  std::sort(spans->begin(), spans->end());
+  size_t merged = 0;
+  for (const Span& s : *spans) {
     if (s.first >= s.second) continue;
-    if (!merged.empty() && s.first <= merged.back().second) {
-      merged.back().second = std::max(merged.back().second, s.second);
+    if (merged > 0 && s.first <= (*spans)[merged - 1].second) {
+      (*spans)[merged - 1].second = std::max((*spans)[merged - 1].second, s.second);
     } else {
-      merged.push_back(s);
+      (*spans)[merged++] = s;
     }
   }
+  spans->resize(merged);
   const std::string& original = v.utterance->text();
-  for (const Span& s : merged) {
+  for (const Span& s : *spans) {
     auto [begin, end] = v.text->ToOriginal(s.first, s.second);
     v1::Evidence* e = a.add_evidence();
     e->set_text(original.substr(begin, end - begin));
@@ -350,17 +433,22 @@ void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Spa
     e->set_begin_char(CodePointOffset(original, begin));
     e->set_end_char(CodePointOffset(original, end));
   }
-  ++kind_counts_[r.kind()];
+  auto kind = std::find_if(kind_counts_.begin(), kind_counts_.end(),
+                           [&](const auto& k) { return k.first == r.kind(); });
+  if (kind == kind_counts_.end()) {
+    kind_counts_.emplace_back(r.kind(), 1);
+  } else {
+    ++kind->second;
+  }
   ++alert_count_;
-  alerts->push_back(std::move(a));
 }
 
 v1::CallSummary CallSession::End(absl::string_view reason) {
   v1::CallSummary s;
-  s.set_call_id(start_.call_id());
+  s.set_call_id(call_id_);
   s.set_turns(next_turn_);
   s.set_alerts(alert_count_);
-  std::vector<std::pair<int32_t, int32_t>> kinds(kind_counts_.begin(), kind_counts_.end());
+  std::vector<std::pair<int32_t, int32_t>> kinds = kind_counts_;
   std::sort(kinds.begin(), kinds.end());
   for (const auto& [kind, count] : kinds) {
     auto* c = s.add_by_kind();

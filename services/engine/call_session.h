@@ -27,6 +27,11 @@ struct CallLimits {
   size_t max_utterance_id_bytes = 128;
   size_t max_name_bytes = 256;
   size_t max_utterances_per_call = 20000;
+  // Per-utterance state (turn, speaker, alerts already raised) is kept for this many most
+  // recent utterances, so that a long call holds bounded memory. An update to an utterance
+  // older than that is judged as a new utterance: a new turn, and its alerts may be raised
+  // again. Recognizers finalize an utterance long before this many others have begun.
+  size_t recent_utterances = 64;
 };
 
 // The state of one live call and the evaluation of its events. Not thread-safe: the service
@@ -57,19 +62,23 @@ class CallSession {
   void PresetState(v1::Party party, bool agent_identified, bool debt_collector_disclosed);
   absl::Status PresetPreviousCounterparty(absl::string_view text);
 
-  const std::string& call_id() const { return start_.call_id(); }
+  const std::string& call_id() const { return call_id_; }
   const CompiledPolicy& policy() const { return *policy_; }
   const Engine& engine() const { return *engine_; }
   v1::Party party() const { return party_.party(); }
   bool agent_identified() const { return agent_identified_; }
   bool debt_collector_disclosed() const { return dc_disclosed_; }
   int32_t turns() const { return next_turn_; }
+  // The turn of the utterance the last successful OnUtterance() judged (-1 before any).
+  int32_t last_turn() const { return last_turn_; }
 
  private:
   struct UtteranceState {
+    uint64_t id_hash = 0;
+    std::string id;
     int32_t turn = 0;
     v1::Speaker speaker = v1::SPEAKER_UNSPECIFIED;
-    absl::flat_hash_set<std::string> raised;  // rule ids already raised on this utterance
+    uint64_t raised = 0;  // bit i: rule i of the policy already raised on this utterance (i < 64)
   };
   // One utterance as the rules see it.
   struct View {
@@ -81,6 +90,10 @@ class CallSession {
 
   CallSession() = default;
   absl::Status Validate(const v1::Utterance& u) const;
+  UtteranceState* FindRecent(absl::string_view id, uint64_t id_hash);
+  UtteranceState* AddRecent(absl::string_view id, uint64_t id_hash, v1::Speaker speaker);
+  bool Raised(const UtteranceState& state, size_t rule_index) const;
+  bool MarkRaised(UtteranceState* state, size_t rule_index);
   void EvaluateAgent(const View& v, std::vector<v1::Alert>* alerts);
   void EvaluatePhrases(const CompiledRule& rule, const View& v, std::vector<v1::Alert>* alerts);
   void EvaluateIdentification(const CompiledRule& rule, const View& v, std::vector<v1::Alert>* alerts);
@@ -89,27 +102,39 @@ class CallSession {
   bool IsSubstantive(const CompiledRule& rule, const View& v) const;
   // Spans of the agency's name and of organization phrases ("on behalf of X").
   void OrganizationSpans(const View& v, std::vector<Span>* out) const;
-  void Raise(const CompiledRule& rule, const View& v, std::vector<Span> spans, std::vector<v1::Alert>* alerts);
+  // `spans` (normalized offsets) is sorted and merged in place.
+  void Raise(const CompiledRule& rule, const View& v, std::vector<Span>* spans, std::vector<v1::Alert>* alerts);
 
   std::shared_ptr<const Engine> engine_;
   const CompiledPolicy* policy_ = nullptr;
-  v1::CallStart start_;
+  // What alerts repeat from the call start (the rest of it is needed only at Create()).
+  std::string call_id_, agent_id_, agency_id_;
   CallLimits limits_;
   std::function<absl::Time()> clock_;
   PartyTracker party_;
   NameMatcher agent_name_, agent_number_, agency_name_;
-  std::vector<SetId> organization_sets_;  // from the identification rule
+  // From the identification rule: phrases naming the organization, and those that never do.
+  std::vector<SetId> organization_sets_, not_organization_sets_;
 
-  absl::flat_hash_map<std::string, UtteranceState> utterances_;
+  // The most recent utterances, a ring of at most limits_.recent_utterances entries.
+  std::vector<UtteranceState> recent_;
+  size_t recent_oldest_ = 0;  // once the ring is full, the entry a new utterance replaces
+  // Rules past the 64th of a policy, raised: (turn, rule index). Empty for the shipped policies.
+  std::vector<std::pair<int32_t, uint32_t>> raised_beyond_64_;
   int32_t next_turn_ = 0;
+  int32_t last_turn_ = -1;
   int32_t alert_seq_ = 0;
   int32_t alert_count_ = 0;
-  absl::flat_hash_map<int32_t, int32_t> kind_counts_;
+  std::vector<std::pair<int32_t, int32_t>> kind_counts_;  // (violation kind, alerts)
 
   // Identification is judged once, on the first substantive agent turn, on its final text.
   std::string identification_utterance_;
   bool identification_judged_ = false;
   bool agent_identified_ = false;
+  // With the policy's organization_after_verification: the first turn named the agent only,
+  // and the organization is due by the first agent turn after the debtor is verified.
+  bool organization_deferred_ = false;
+  bool organization_named_ = false;
 
   // The debt-collector statement, counted only since the debtor was verified.
   bool dc_disclosed_ = false;

@@ -87,6 +87,55 @@ TEST_F(CallSessionTest, MissingOrganizationIsFlaggedOnFirstSubstantiveTurn) {
   EXPECT_TRUE(session_->agent_identified());
 }
 
+TEST(OrganizationAfterVerificationTest, OrganizationMayWaitUntilTheDebtorIsVerified) {
+  auto source = ParsePolicyFile(CALLGUARD_SOURCE_DIR "/services/engine/testdata/mini-en.textproto");
+  ASSERT_TRUE(source.ok());
+  source->policy.mutable_parameters()->set_organization_after_verification(true);
+  auto engine = Engine::Create(Engine::Options{{*source}, 1, CompileOptions{}});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto run = [&](const std::vector<std::pair<v1::Speaker, std::string>>& turns) {
+    CallSession::Options o;
+    o.engine = *engine;
+    o.start.set_call_id("c");
+    o.start.set_policy("mini-en");
+    o.start.mutable_agency()->set_name("Summit Recovery Services");
+    o.start.mutable_agent()->set_name("Mark Lee");
+    o.start.mutable_debtor()->set_name("Christopher Taylor");
+    auto s = CallSession::Create(std::move(o));
+    EXPECT_TRUE(s.ok());
+    std::vector<std::pair<int, std::string>> raised;
+    int i = 0;
+    for (const auto& [speaker, text] : turns) {
+      v1::Utterance u;
+      u.set_utterance_id("u" + std::to_string(i));
+      u.set_speaker(speaker);
+      u.set_text(text);
+      u.set_is_final(true);
+      auto alerts = (*s)->OnUtterance(u);
+      EXPECT_TRUE(alerts.ok());
+      for (const auto& a : *alerts) raised.emplace_back(i, a.rule_id());
+      ++i;
+    }
+    return raised;
+  };
+  // Named after verification: compliant under this policy.
+  EXPECT_THAT(run({{v1::AGENT, "hi this is mark, is this christopher taylor?"},
+                   {v1::COUNTERPARTY, "yes"},
+                   {v1::AGENT, "thanks, I am calling from summit recovery services"}}),
+              IsEmpty());
+  // Never named once verified: flagged on the first agent turn after verification.
+  auto raised = run({{v1::AGENT, "hi this is mark, is this christopher taylor?"},
+                     {v1::COUNTERPARTY, "yes"},
+                     {v1::AGENT, "thanks christopher, how are you today"}});
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].first, 2);
+  EXPECT_EQ(raised[0].second, "mini.identification");
+  // Without a name the first turn fails as before.
+  raised = run({{v1::AGENT, "is this christopher taylor?"}});
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].first, 0);
+}
+
 TEST_F(CallSessionTest, WorkNumberAndOnBehalfOfIdentify) {
   Start();
   EXPECT_THAT(Agent("agent 1042 calling on behalf of evergreen wireless, may I speak with Christopher?"), IsEmpty());
@@ -95,7 +144,13 @@ TEST_F(CallSessionTest, WorkNumberAndOnBehalfOfIdentify) {
 TEST_F(CallSessionTest, ImpersonatedOrganizationDoesNotIdentify) {
   Start();
   EXPECT_THAT(Rules(Agent("my name is mark, calling on behalf of the county court")),
-              ElementsAre("mini.identification"));
+              ElementsAre("mini.identification", "mini.impersonation"));
+}
+
+TEST_F(CallSessionTest, ImpersonatedOrganizationIsNotShieldedAsTheOrganization) {
+  Start();
+  Agent("Mark Lee from Summit Recovery Services.");
+  EXPECT_THAT(Rules(Agent("I am calling on behalf of the county court")), ElementsAre("mini.impersonation"));
 }
 
 TEST_F(CallSessionTest, DebtMentionToUnverifiedAnswererIsDisclosure) {

@@ -127,31 +127,49 @@ NameMatcher NameMatcher::Create(absl::string_view name, Kind kind, bool cjk) {
   return m;
 }
 
-void NameMatcher::FindAll(absl::string_view text, std::vector<Span>* out) const {
-  for (const auto& v : variants_) {
+namespace {
+
+// Calls `found(begin, end)` for every occurrence of a variant that stands at word (or number)
+// boundaries, variants longest first; stops early when `found` returns false.
+template <typename Found>
+void ForEachOccurrence(const std::vector<std::string>& variants, bool digits, bool cjk, absl::string_view text,
+                       Found found) {
+  for (const auto& v : variants) {
     size_t pos = 0;
     while ((pos = text.find(v, pos)) != absl::string_view::npos) {
       const size_t end = pos + v.size();
       bool ok = true;
-      if (digits_) {
+      if (digits) {
         ok = (pos == 0 || !IsDigit(text[pos - 1])) && (end == text.size() || !IsDigit(text[end]));
-      } else if (!cjk_) {
+      } else if (!cjk) {
         ok = (pos == 0 || !IsWordByte(text[pos - 1])) && (end == text.size() || !IsWordByte(text[end]));
       }
-      if (ok) {
-        bool covered = false;
-        for (const auto& s : *out) covered |= (pos >= s.first && end <= s.second);
-        if (!covered) out->emplace_back(static_cast<uint32_t>(pos), static_cast<uint32_t>(end));
-      }
+      if (ok && !found(pos, end)) return;
       pos = end;
     }
   }
 }
 
+}  // namespace
+
+void NameMatcher::FindAll(absl::string_view text, std::vector<Span>* out) const {
+  ForEachOccurrence(variants_, digits_, cjk_, text, [out](size_t pos, size_t end) {
+    bool covered = false;
+    for (const auto& s : *out) covered |= (pos >= s.first && end <= s.second);
+    if (!covered) out->emplace_back(static_cast<uint32_t>(pos), static_cast<uint32_t>(end));
+    return true;
+  });
+}
+
 bool NameMatcher::Contains(absl::string_view text) const {
-  std::vector<Span> spans;
-  FindAll(text, &spans);
-  return !spans.empty();
+  // Whether FindAll() would find anything, without collecting it: the first occurrence is
+  // never covered by an earlier one.
+  bool any = false;
+  ForEachOccurrence(variants_, digits_, cjk_, text, [&any](size_t, size_t) {
+    any = true;
+    return false;
+  });
+  return any;
 }
 
 bool NameMatcher::ContainsNameOrShortForm(absl::string_view text) const {

@@ -97,6 +97,14 @@ absl::StatusOr<std::unique_ptr<NegationScope>> NegationScope::Create(const Negat
                      if (a.text.size() != b.text.size()) return a.text.size() > b.text.size();
                      return a.breaker && !b.breaker;
                    });
+  for (size_t i = 0; i < scope->latin_phrases_.size(); ++i) {
+    scope->latin_by_last_word_[scope->latin_phrases_[i].words.back()].push_back(static_cast<uint32_t>(i));
+  }
+  for (size_t i = 0; i < scope->cjk_phrases_.size(); ++i) {
+    const std::string& text = scope->cjk_phrases_[i].text;
+    size_t last = PreviousCodePointStart(text, text.size());
+    scope->cjk_by_last_char_[DecodeUtf8(text, &last)].push_back(static_cast<uint32_t>(i));
+  }
   return scope;
 }
 
@@ -135,7 +143,10 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
   const size_t window = std::min(words.size(), static_cast<size_t>(window_words_));
   for (size_t j = 0; j < window; ++j) {
     if (words[j] == ",") return false;
-    for (const LatinPhrase& phrase : latin_phrases_) {
+    const auto candidates = latin_by_last_word_.find(words[j]);
+    if (candidates == latin_by_last_word_.end()) continue;
+    for (uint32_t index : candidates->second) {
+      const LatinPhrase& phrase = latin_phrases_[index];
       const size_t k = phrase.words.size();
       if (j + k > words.size()) continue;
       bool matches = true;
@@ -154,11 +165,17 @@ bool NegationScope::CjkNegated(absl::string_view text, size_t scan_end) const {
   size_t pos = scan_end;
   for (int step = 0; step < window_chars_ && pos > 0; ++step) {
     if (text[pos - 1] == ',') return false;
-    for (const CjkPhrase& phrase : cjk_phrases_) {
-      const size_t len = phrase.text.size();
-      if (len <= pos && text.substr(pos - len, len) == phrase.text) return !phrase.breaker;
+    const size_t start = PreviousCodePointStart(text, pos);
+    size_t decode = start;
+    const auto candidates = cjk_by_last_char_.find(DecodeUtf8(text, &decode));
+    if (candidates != cjk_by_last_char_.end()) {
+      for (uint32_t index : candidates->second) {
+        const CjkPhrase& phrase = cjk_phrases_[index];
+        const size_t len = phrase.text.size();
+        if (len <= pos && text.substr(pos - len, len) == phrase.text) return !phrase.breaker;
+      }
     }
-    pos = PreviousCodePointStart(text, pos);
+    pos = start;
     while (pos > 0 && text[pos - 1] == ' ') --pos;
   }
   return false;

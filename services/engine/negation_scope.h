@@ -1,10 +1,12 @@
 #ifndef CALLGUARD_ENGINE_NEGATION_SCOPE_H_
 #define CALLGUARD_ENGINE_NEGATION_SCOPE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -54,6 +56,11 @@ class NegationScope {
   };
   std::vector<LatinPhrase> latin_phrases_;
   std::vector<CjkPhrase> cjk_phrases_;
+  // Indices into latin_phrases_ by each phrase's last word, and into cjk_phrases_ by its last
+  // code point, in those vectors' order: a position is compared only with the phrases that
+  // could end there.
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> latin_by_last_word_;
+  absl::flat_hash_map<uint32_t, std::vector<uint32_t>> cjk_by_last_char_;
   size_t max_latin_phrase_words_ = 1;
 };
 

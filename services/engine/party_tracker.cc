@@ -16,10 +16,50 @@ constexpr uint32_t kAnswerStartBytes = 4;
 
 }  // namespace
 
+absl::Status SetHits::Reset(const CompiledPolicy* policy, absl::string_view text,
+                            const std::vector<uint32_t>& candidates) {
+  policy_ = policy;
+  text_ = text;
+  status_ = absl::OkStatus();
+  candidates_.assign(candidates.begin(), candidates.end());
+  const size_t sets = policy->set_count();
+  spans.resize(sets);
+  first_candidate_.assign(sets, -1);
+  located_.assign(sets, false);
+  for (size_t i = 0; i < candidates_.size(); ++i) {
+    const SetId set = policy->set_of_pattern(candidates_[i]);
+    if (first_candidate_[set] < 0) first_candidate_[set] = static_cast<int32_t>(i);
+  }
+  return policy->matcher().PrepareSpans(candidates_);
+}
+
+const std::vector<Span>& SetHits::SpansOf(SetId id) const {
+  static const std::vector<Span>* const kNone = new std::vector<Span>();
+  if (!Has(id)) return *kNone;
+  if (policy_ != nullptr && !located_[id]) Locate(id);
+  return spans[id];
+}
+
+void SetHits::Locate(SetId id) const {
+  located_[id] = true;
+  matches_.clear();
+  for (size_t i = static_cast<size_t>(first_candidate_[id]); i < candidates_.size(); ++i) {
+    if (policy_->set_of_pattern(candidates_[i]) != id) continue;
+    if (absl::Status s = policy_->matcher().Spans(candidates_[i], text_, &matches_); !s.ok() && status_.ok()) {
+      status_ = s;
+    }
+  }
+  std::sort(matches_.begin(), matches_.end(), [](const PatternMatch& a, const PatternMatch& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.pattern < b.pattern;
+  });
+  std::vector<Span>& out = spans[id];
+  out.clear();
+  for (const PatternMatch& m : matches_) out.emplace_back(m.begin, m.end);
+}
+
 bool SetHits::AnyStartsBy(const std::vector<SetId>& ids, uint32_t offset) const {
   for (SetId id : ids) {
-    if (!Has(id)) continue;
-    for (const auto& s : spans[id]) {
+    for (const auto& s : SpansOf(id)) {
       if (s.first <= offset) return true;
     }
   }
@@ -104,8 +144,7 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
   }
   // "this is mandy", "我是李娟": a self-introduction with the debtor's name.
   for (SetId id : pi.self_name_prefix) {
-    if (!hits.Has(id)) continue;
-    for (const auto& span : hits.spans[id]) {
+    for (const auto& span : hits.SpansOf(id)) {
       absl::string_view rest = normalized.substr(span.second);
       rest = absl::StripLeadingAsciiWhitespace(rest);
       if (policy_->is_cjk()) {

@@ -1,9 +1,12 @@
 #ifndef CALLGUARD_ENGINE_PARTY_TRACKER_H_
 #define CALLGUARD_ENGINE_PARTY_TRACKER_H_
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "callguard/v1/common.pb.h"
 #include "compiled_policy.h"
@@ -12,15 +15,49 @@
 namespace callguard {
 
 // Which phrase sets matched an utterance, and where (normalized byte offsets).
-struct SetHits {
-  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> spans;  // by SetId
-  bool Has(SetId id) const { return id >= 0 && id < static_cast<SetId>(spans.size()) && !spans[id].empty(); }
+//
+// Two ways to fill it: set `spans` directly (every span of every set), or Reset() with the
+// patterns the matcher's single scan found, in which case a set's spans are located only
+// when first asked for (PatternMatcher::Spans over that set's candidate patterns). Most
+// utterances match a few sets whose spans no rule ever looks at, and locating spans costs a
+// scan per pattern.
+class SetHits {
+ public:
+  // By SetId. Filled up front by the caller, or (after Reset) set by set on first use.
+  mutable std::vector<std::vector<Span>> spans;
+
+  // Starts over for `text` (which must outlive this object's use) with the sorted, distinct
+  // patterns of `policy`'s matcher that matched it. Fails if a pattern's span database cannot
+  // be had, so that later span look-ups cannot fail for that reason.
+  absl::Status Reset(const CompiledPolicy* policy, absl::string_view text, const std::vector<uint32_t>& candidates);
+
+  bool Has(SetId id) const {
+    if (id < 0 || id >= static_cast<SetId>(spans.size())) return false;
+    return policy_ != nullptr ? first_candidate_[id] >= 0 : !spans[id].empty();
+  }
   bool HasAny(const std::vector<SetId>& ids) const {
     for (SetId id : ids) if (Has(id)) return true;
     return false;
   }
+  // The spans of set `id`, sorted by start (empty if the set did not match).
+  const std::vector<Span>& SpansOf(SetId id) const;
   // True if some span of `ids` starts at or before `offset` (normalized bytes).
   bool AnyStartsBy(const std::vector<SetId>& ids, uint32_t offset) const;
+
+  // The first error met while locating spans after Reset() (a scan failing); OK otherwise.
+  const absl::Status& status() const { return status_; }
+
+ private:
+  void Locate(SetId id) const;
+
+  const CompiledPolicy* policy_ = nullptr;  // null: `spans` was filled by the caller
+  absl::string_view text_;
+  std::vector<uint32_t> candidates_;
+  // Per set: index in candidates_ of its first pattern, -1 if none; and whether located.
+  std::vector<int32_t> first_candidate_;
+  mutable std::vector<bool> located_;
+  mutable std::vector<PatternMatch> matches_;  // reused between look-ups
+  mutable absl::Status status_;
 };
 
 // Infers who is on the line from the dialed number, party updates from the dialer and what

@@ -187,6 +187,16 @@ absl::Status PatternMatcher::Spans(uint32_t pattern, absl::string_view text, std
   return absl::OkStatus();
 }
 
+absl::Status PatternMatcher::PrepareSpans(const std::vector<uint32_t>& patterns) const {
+  for (uint32_t p : patterns) {
+    if (p >= patterns_.size()) return absl::OutOfRangeError("no such pattern");
+    auto db = SpanDatabase(p);
+    if (!db.ok()) return db.status();
+    if (auto scratch = ScratchFor(*db, span_dbs_[p]->serial); !scratch.ok()) return scratch.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PatternMatcher::Scan(absl::string_view text, std::vector<PatternMatch>* out) const {
   out->clear();
   thread_local std::vector<uint32_t> candidates;

@@ -46,6 +46,11 @@ class PatternMatcher {
   // All non-overlapping leftmost-longest spans of `pattern` in `text`.
   absl::Status Spans(uint32_t pattern, absl::string_view text, std::vector<PatternMatch>* out) const;
 
+  // Makes Spans() ready for each of `patterns` on this thread: builds their start-of-match
+  // databases if need be and sizes this thread's scratch space for them. After this, Spans()
+  // for them fails only if Vectorscan itself does.
+  absl::Status PrepareSpans(const std::vector<uint32_t>& patterns) const;
+
   // Candidates() then Spans() for each candidate: every match, sorted by (begin, pattern).
   absl::Status Scan(absl::string_view text, std::vector<PatternMatch>* out) const;
 

@@ -1,5 +1,6 @@
 #include "converse_reactor.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -24,7 +25,10 @@ void ConverseReactor::IdleHandle::Expire() {
 }
 
 ConverseReactor::ConverseReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps)
-    : context_(context), deps_(deps), idle_handle_(std::make_shared<IdleHandle>()) {
+    : context_(context),
+      deps_(deps),
+      idle_handle_(std::make_shared<IdleHandle>()),
+      recorder_(deps.store, deps.metrics, &deps.clock) {
   {
     absl::MutexLock lock(&idle_handle_->mu);
     idle_handle_->reactor = this;
@@ -60,11 +64,10 @@ void ConverseReactor::OnWriteDone(bool ok) {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    write_in_flight_ = false;
-    if (!queue_.empty()) queue_.pop_front();
+    queue_.WriteDone();
     if (!ok) {
       broken_ = true;
-      queue_.clear();
+      queue_.DropWaiting();
       if (!finishing_) {
         EndCallLocked(kBroken, /*send=*/false);
         finishing_ = true;
@@ -132,11 +135,10 @@ ConverseReactor::Actions ConverseReactor::PumpLocked(bool want_read) {
       read_paused_ = true;
     }
   }
-  if (broken_) queue_.resize(write_in_flight_ ? 1 : 0);
-  if (!write_in_flight_ && !queue_.empty()) {
-    write_in_flight_ = true;
-    actions.write = &queue_.front();
-  } else if (finishing_ && !write_in_flight_ && queue_.empty()) {
+  if (broken_) queue_.DropWaiting();
+  if (const grpc::ByteBuffer* next = queue_.StartNext(); next != nullptr) {
+    actions.write = next;
+  } else if (finishing_ && queue_.empty()) {
     finish_called_ = true;
     actions.finish = true;
     actions.finish_status =
@@ -212,14 +214,33 @@ void ConverseReactor::HandleStartLocked(const v1::CallStart& start) {
   call_id_ = start.call_id();
   ticket_ = *ticket;
   state_ = CallState::kActive;
+  recorder_.OnStart(start, *session_);
 }
 
 void ConverseReactor::HandleUtteranceLocked(const v1::Utterance& utterance) {
-  if (RejectOutOfOrderLocked("utterance")) return;
+  if (RejectOutOfOrderLocked("utterance", utterance.utterance_id())) return;
+  const int32_t turns_before = session_->turns();
+  const auto eval_start = std::chrono::steady_clock::now();
   auto alerts = session_->OnUtterance(utterance);
+  const auto eval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::steady_clock::now() - eval_start);
   if (!alerts.ok()) {
     QueueErrorLocked(alerts.status(), QualifyField("utterance", FieldOf(alerts.status())),
                      utterance.utterance_id());
+    return;
+  }
+  const int32_t turn = TurnOfLocked(utterance, turns_before);
+  recorder_.OnUtterance(*session_, utterance, turn, eval_ns.count(), *alerts);
+  if (utterance.want_verdict()) {
+    v1::GuardEvent event;
+    v1::Verdict* verdict = event.mutable_verdict();
+    verdict->set_utterance_id(utterance.utterance_id());
+    verdict->set_turn(turn);
+    verdict->set_is_final(utterance.is_final());
+    verdict->set_eval_ns(eval_ns.count());
+    verdict->mutable_alerts()->Reserve(static_cast<int>(alerts->size()));
+    for (v1::Alert& alert : *alerts) *verdict->add_alerts() = std::move(alert);
+    QueueLocked(event);
     return;
   }
   for (v1::Alert& alert : *alerts) {
@@ -229,11 +250,23 @@ void ConverseReactor::HandleUtteranceLocked(const v1::Utterance& utterance) {
   }
 }
 
+int32_t ConverseReactor::TurnOfLocked(const v1::Utterance& utterance, int32_t turns_before) {
+  if (session_->turns() > turns_before) {
+    const int32_t turn = session_->turns() - 1;
+    turn_of_.emplace(utterance.utterance_id(), turn);
+    return turn;
+  }
+  auto it = turn_of_.find(utterance.utterance_id());
+  return it == turn_of_.end() ? turns_before - 1 : it->second;
+}
+
 void ConverseReactor::HandlePartyUpdateLocked(const v1::PartyUpdate& update) {
   if (RejectOutOfOrderLocked("party_update")) return;
   if (absl::Status status = session_->OnPartyUpdate(update); !status.ok()) {
     QueueErrorLocked(status, QualifyField("party_update", FieldOf(status)));
+    return;
   }
+  recorder_.OnPartyUpdate(*session_, update);
 }
 
 void ConverseReactor::HandleEndLocked(const v1::CallEnd& end) {
@@ -242,20 +275,21 @@ void ConverseReactor::HandleEndLocked(const v1::CallEnd& end) {
   finishing_ = true;
 }
 
-bool ConverseReactor::RejectOutOfOrderLocked(absl::string_view event_name) {
+bool ConverseReactor::RejectOutOfOrderLocked(absl::string_view event_name,
+                                             absl::string_view utterance_id) {
   switch (state_) {
     case CallState::kActive:
       return false;
     case CallState::kAwaitingStart:
       QueueErrorLocked(absl::FailedPreconditionError(absl::StrCat(
                            "no call on this stream yet: send CallStart before ", event_name)),
-                       "start");
+                       "start", utterance_id);
       return true;
     case CallState::kEnded:
       QueueErrorLocked(absl::FailedPreconditionError(absl::StrCat(
                            "call \"", call_id_, "\" has ended (", end_reason_,
                            "); open a new stream for a new call")),
-                       event_name);
+                       event_name, utterance_id);
       return true;
   }
   return true;
@@ -266,8 +300,10 @@ void ConverseReactor::EndCallLocked(absl::string_view reason, bool send) {
   v1::CallSummary summary = session_->End(reason);
   if (summary.call_id().empty()) summary.set_call_id(call_id_);
   if (summary.end_reason().empty()) summary.set_end_reason(std::string(reason));
+  recorder_.OnEnd(summary);
   deps_.registry->Unregister(call_id_, ticket_);
   session_.reset();
+  turn_of_ = {};  // frees its memory, unlike clear()
   state_ = CallState::kEnded;
   end_reason_ = std::string(reason);
   if (send) {
@@ -279,7 +315,7 @@ void ConverseReactor::EndCallLocked(absl::string_view reason, bool send) {
 
 void ConverseReactor::QueueLocked(const v1::GuardEvent& event) {
   if (broken_) return;
-  queue_.push_back(MessageToByteBuffer(event));
+  queue_.Push(MessageToByteBuffer(event));
 }
 
 void ConverseReactor::QueueErrorLocked(const absl::Status& status, absl::string_view field,

@@ -1,20 +1,24 @@
 #ifndef CALLGUARD_SERVER_CONVERSE_REACTOR_H_
 #define CALLGUARD_SERVER_CONVERSE_REACTOR_H_
 
-#include <deque>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "alert_store.h"
+#include "call_recorder.h"
 #include "call_registry.h"
 #include "call_session.h"
 #include "callguard/v1/guard.pb.h"
 #include "engine_holder.h"
 #include "grpcpp/grpcpp.h"
+#include "outbound_queue.h"
 
 namespace callguard {
 
@@ -24,11 +28,14 @@ struct ConverseDeps {
   CallRegistry* registry = nullptr;
   CallLimits limits;
   std::function<absl::Time()> clock;
+  AlertStore* store = nullptr;  // optional: every call is recorded there (CallRecorder)
+  MetricsRegistry* metrics = nullptr;  // optional: calls, utterances, alerts counted there
 };
 
 // One Converse stream: one call. Reads raw CallEvents one at a time, answers each bad event with
 // a GuardEvent.error and goes on, and finishes OK after the CallEnd summary or when the client
-// closes its side. Deletes itself in OnDone.
+// closes its side. An utterance sent with want_verdict is answered with exactly one Verdict
+// (its alerts inside) or, if it is refused, one error. Deletes itself in OnDone.
 class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   // GuardEvents queued but not yet written. At the cap the stream stops reading until the
@@ -71,7 +78,11 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   // Ends the call, frees its state and its registry slot; queues the summary if `send`.
   void EndCallLocked(absl::string_view reason, bool send) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Answers FAILED_PRECONDITION and returns true if the call state does not allow the event.
-  bool RejectOutOfOrderLocked(absl::string_view event_name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RejectOutOfOrderLocked(absl::string_view event_name, absl::string_view utterance_id = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The call turn of an utterance the session has just accepted.
+  int32_t TurnOfLocked(const v1::Utterance& utterance, int32_t turns_before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void QueueLocked(const v1::GuardEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueErrorLocked(const absl::Status& status, absl::string_view field,
@@ -80,7 +91,7 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   Actions PumpLocked(bool want_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   grpc::CallbackServerContext* const context_;
-  const ConverseDeps deps_;
+  const ConverseDeps& deps_;  // the service's: outlives every stream
   const std::shared_ptr<IdleHandle> idle_handle_;
   grpc::ByteBuffer read_buffer_;  // only touched by the single outstanding read
 
@@ -90,9 +101,11 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   std::string call_id_ ABSL_GUARDED_BY(mu_);
   CallRegistry::Ticket ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::string end_reason_ ABSL_GUARDED_BY(mu_);
-  // Front element is the write in flight, if any; deque keeps its address stable.
-  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
-  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Turn of each utterance id, for verdicts on later updates of an utterance (the session
+  // keeps its own but does not expose it).
+  absl::flat_hash_map<std::string, int32_t> turn_of_ ABSL_GUARDED_BY(mu_);
+  OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
+  CallRecorder recorder_ ABSL_GUARDED_BY(mu_);
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // no more reads; finish once the queue drains
   bool broken_ ABSL_GUARDED_BY(mu_) = false;     // the transport failed: write nothing more

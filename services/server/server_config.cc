@@ -1,5 +1,6 @@
 #include "server_config.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -35,7 +36,31 @@ absl::StatusOr<int32_t> ParseIntFlag(const std::string& name, const std::string&
   return out;
 }
 
+absl::Status ValidateAddress(absl::string_view field, const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon + 1 == address.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": \"", address, "\" is not HOST:PORT"));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": \"", address, "\" has no valid port"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string DefaultDatabasePath() {
+  const char* data_home = std::getenv("XDG_DATA_HOME");
+  if (data_home != nullptr && data_home[0] == '/') {
+    return absl::StrCat(data_home, "/callguard/callguard.db");
+  }
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] != '\0') {
+    return absl::StrCat(home, "/.local/share/callguard/callguard.db");
+  }
+  return "callguard.db";
+}
 
 v1::ServerConfig WithDefaults(v1::ServerConfig config) {
   if (config.listen().empty()) config.set_listen(kDefaultListen);
@@ -44,21 +69,22 @@ v1::ServerConfig WithDefaults(v1::ServerConfig config) {
   if (config.max_utterance_bytes() == 0) config.set_max_utterance_bytes(kDefaultMaxUtteranceBytes);
   if (config.max_active_calls() == 0) config.set_max_active_calls(kDefaultMaxActiveCalls);
   if (config.max_call_id_bytes() == 0) config.set_max_call_id_bytes(kDefaultMaxCallIdBytes);
+  if (!config.has_retention_days()) config.set_retention_days(kDefaultRetentionDays);
   return config;
 }
 
 absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
-  const auto colon = config.listen().rfind(':');
-  if (colon == std::string::npos || colon + 1 == config.listen().size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen: \"", config.listen(), "\" is not HOST:PORT"));
-  }
-  int port = 0;
-  if (!absl::SimpleAtoi(config.listen().substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen: \"", config.listen(), "\" has no valid port"));
+  if (absl::Status status = ValidateAddress("listen", config.listen()); !status.ok()) return status;
+  if (!config.http_listen().empty()) {
+    if (absl::Status status = ValidateAddress("http_listen", config.http_listen()); !status.ok()) {
+      return status;
+    }
+    if (config.db_path().empty()) {
+      return absl::InvalidArgumentError("http_listen: the dashboard needs an alert store (db_path)");
+    }
   }
   const std::pair<const char*, int32_t> limits[] = {
+      {"retention_days", config.retention_days()},
       {"idle_timeout_s", config.idle_timeout_s()},
       {"max_utterance_bytes", config.max_utterance_bytes()},
       {"max_active_calls", config.max_active_calls()},
@@ -136,11 +162,22 @@ absl::StatusOr<v1::ServerConfig> ServerConfigFromArgs(const std::vector<std::str
       auto v = ParseIntFlag(name, value);
       if (!v.ok()) return v.status();
       config.set_max_call_id_bytes(*v);
+    } else if (name == "db") {
+      if (value.empty()) return absl::InvalidArgumentError("--db needs a file path");
+      config.set_db_path(value);
+    } else if (name == "retention-days") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_retention_days(*v);
+    } else if (name == "http-listen") {
+      config.set_http_listen(value);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
     }
   }
   config = WithDefaults(std::move(config));
+  if (config.db_path().empty()) config.set_db_path(DefaultDatabasePath());
+  if (config.http_listen().empty()) config.set_http_listen(kDefaultHttpListen);
   if (auto status = ValidateServerConfig(config); !status.ok()) return status;
   return config;
 }
@@ -155,9 +192,15 @@ std::string ServerUsage() {
       "  --max-utterance-bytes N     longest accepted utterance text (default %d)\n"
       "  --max-active-calls N        most calls at once (default %d)\n"
       "  --max-call-id-bytes N       longest accepted call id (default %d)\n"
+      "  --db PATH                   alert store: calls, utterances, alerts, acknowledgements\n"
+      "                              (SQLite; default %s)\n"
+      "  --retention-days N          prune stored calls and alerts older than N days\n"
+      "                              (default %d; 0 keeps everything)\n"
+      "  --http-listen HOST:PORT     supervisors' web dashboard (default %s)\n"
       "Signals: SIGHUP reloads the policies, SIGINT/SIGTERM shut down.\n",
       kDefaultListen, DefaultPolicyDirectory(), kDefaultIdleTimeoutS, kDefaultMaxUtteranceBytes,
-      kDefaultMaxActiveCalls, kDefaultMaxCallIdBytes);
+      kDefaultMaxActiveCalls, kDefaultMaxCallIdBytes, DefaultDatabasePath(), kDefaultRetentionDays,
+      kDefaultHttpListen);
 }
 
 }  // namespace callguard

@@ -1,6 +1,7 @@
 #include "server_config.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -82,6 +83,55 @@ TEST(ServerConfigTest, RejectsBadFlags) {
   EXPECT_FALSE(ServerConfigFromArgs({"--idle-timeout-s", "ten"}).ok());
   EXPECT_FALSE(ServerConfigFromArgs({"--listen", "localhost"}).ok());
   EXPECT_FALSE(ServerConfigFromArgs({"--listen", "localhost:99999"}).ok());
+}
+
+TEST(ServerConfigTest, TheProgramAlwaysHasAStoreAndADashboard) {
+  auto config = ServerConfigFromArgs({});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->db_path(), DefaultDatabasePath());
+  EXPECT_EQ(config->retention_days(), 90);
+  EXPECT_EQ(config->http_listen(), "127.0.0.1:8080");
+  // Embedded (no flags parsed), the server has neither unless asked.
+  const v1::ServerConfig embedded = WithDefaults(v1::ServerConfig());
+  EXPECT_TRUE(embedded.db_path().empty());
+  EXPECT_TRUE(embedded.http_listen().empty());
+}
+
+TEST(ServerConfigTest, TheDefaultDatabaseFollowsXdgDataHome) {
+  const char* saved = std::getenv("XDG_DATA_HOME");
+  const std::string saved_value = saved != nullptr ? saved : "";
+  setenv("XDG_DATA_HOME", "/srv/data", 1);
+  EXPECT_EQ(DefaultDatabasePath(), "/srv/data/callguard/callguard.db");
+  unsetenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] != '\0') {
+    EXPECT_EQ(DefaultDatabasePath(), std::string(home) + "/.local/share/callguard/callguard.db");
+  }
+  if (saved != nullptr) setenv("XDG_DATA_HOME", saved_value.c_str(), 1);
+}
+
+TEST(ServerConfigTest, StoreAndDashboardFlags) {
+  auto config = ServerConfigFromArgs(
+      {"--db", "/var/lib/callguard/alerts.db", "--retention-days=0", "--http-listen", "0.0.0.0:9090"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->db_path(), "/var/lib/callguard/alerts.db");
+  EXPECT_TRUE(config->has_retention_days());
+  EXPECT_EQ(config->retention_days(), 0) << "0 keeps everything; it is not replaced by the default";
+  EXPECT_EQ(config->http_listen(), "0.0.0.0:9090");
+
+  TempFile file("db_path: \"/tmp/from-file.db\"\nretention_days: 7\n");
+  auto from_file = ServerConfigFromArgs({"--config", file.path()});
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->db_path(), "/tmp/from-file.db");
+  EXPECT_EQ(from_file->retention_days(), 7);
+
+  EXPECT_NE(ServerConfigFromArgs({"--http-listen", "8080"}).status().message().find("http_listen"),
+            std::string::npos);
+  EXPECT_FALSE(ServerConfigFromArgs({"--retention-days", "-1"}).ok());
+  EXPECT_FALSE(ServerConfigFromArgs({"--db="}).ok());
+  v1::ServerConfig dashboard_without_store = WithDefaults(v1::ServerConfig());
+  dashboard_without_store.set_http_listen("127.0.0.1:0");
+  EXPECT_NE(ValidateServerConfig(dashboard_without_store).message().find("db_path"), std::string::npos);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "callguard_server.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server_config.h"
@@ -40,6 +41,9 @@ int RunServerMain(int argc, char** argv) {
   }
 
   google::protobuf::SetLogHandler(&ProtobufLog);
+  // The distribution's Abseil is built with its debug-only deadlock detector on: a global
+  // lock and graph update on every mutex acquisition, which costs latency and memory per call.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Blocked before gRPC starts its threads, so only the signal thread below ever sees them.
   sigset_t signals;

@@ -95,7 +95,9 @@ class ChildServer {
 };
 
 TEST(ServerBinaryTest, ServesTheShippedPoliciesUntilSigterm) {
-  ChildServer child({"--listen", "127.0.0.1:0"});
+  TempDir data;  // the alert store and the dashboard's port stay private to this test
+  ChildServer child({"--listen", "127.0.0.1:0", "--db", data.path() + "/callguard.db",
+                     "--http-listen", "127.0.0.1:0"});
   const auto ready = child.StdoutLine();
   ASSERT_TRUE(ready.has_value()) << "the server exited before it was ready";
   std::smatch match;
