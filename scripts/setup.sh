@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # The dashboard's browser test: headless Chromium driven over WebDriver from Python.
   chromium chromium-driver python3
+  python3-grpcio python3-protobuf  # the Python integration example and its test
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -21,6 +21,7 @@
 #include "remote_guard.h"
 #include "replay.h"
 #include "scorer.h"
+#include "train_command.h"
 #include "transcript_io.h"
 #include "watch_command.h"
 
@@ -38,6 +39,10 @@ commands:
   test-policy FILE       run the examples a policy file carries
   lint-policy FILE...    compile a policy file and warn about likely mistakes
   watch                  tail a server's live alerts, colored by severity (supervisors)
+  train SCENARIO         role-play a call against a scripted counterparty (training mode)
+  train-compare FILE...  a trainee's saved scorecards over time
+  lint-scenario FILE...  validate training scenarios and auto-play their scripted runs
+  lint-script FILE       check an approved call script against a policy
   help [COMMAND]         this text, or a command's
 
 Run `callguard COMMAND --help` for a command's options.
@@ -476,7 +481,9 @@ int RunCallguard(const std::vector<std::string>& args, std::ostream& out, std::o
   static const auto* const kCommands = new absl::flat_hash_map<std::string, Command>{
       {"replay", &ReplayCommand},           {"check", &CheckCommand},
       {"eval", &EvalCommand},               {"test-policy", &TestPolicyCommand},
-      {"lint-policy", &LintPolicyCommand}, {"watch", &WatchCommand}};
+      {"lint-policy", &LintPolicyCommand}, {"watch", &WatchCommand},
+      {"train", &TrainCommand},             {"train-compare", &TrainCompareCommand},
+      {"lint-scenario", &LintScenarioCommand}, {"lint-script", &LintScriptCommand}};
   if (args.empty()) return UsageError(err, "no command given", kMainUsage);
   const std::string& name = args[0];
   if (name == "--help" || name == "-h" || name == "help") {

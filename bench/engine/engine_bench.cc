@@ -8,14 +8,16 @@
 //   NormalizeScan/<class>   both: the floor a guard built on this matcher cannot go below
 // and then prints, per class, the ratio Full / NormalizeScan (median CPU time over the
 // repetitions). It also times policy compilation (no cache), loading a policy's compiled
-// database from the cache, call-state creation, and reports the heap held by one live call.
+// database from the cache and call-state creation, and reports the heap one live call holds.
 //
 // Before timing, every text is checked to raise (or not raise) an alert as its class says, so
 // that a policy change cannot silently turn a "hit" benchmark into a "miss" one; a failed
 // check exits non-zero.
 //
-// Typical run: callguard_engine_bench --benchmark_repetitions=3
+// Typical run (bench/README.md):
+//   callguard_engine_bench --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // JSON: add --benchmark_out=FILE --benchmark_out_format=json (the console keeps the summary).
+// Instruction counts: --profile=CLASS:N (see Profile() below).
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
@@ -287,10 +289,14 @@ void Full(benchmark::State& state, const TextClass& c) {
   int next = 0;
   size_t alerts = 0;
   const uint64_t allocations_before = heap::allocations;
+  uint64_t untimed_allocations = 0;
   for (auto _ : state) {
     if (next == kUtterancesPerSession) {
       state.PauseTiming();
+      const uint64_t before = heap::allocations;
+      session.reset();
       session = NewSession(c.policy, true);
+      untimed_allocations += heap::allocations - before;
       next = 0;
       state.ResumeTiming();
     }
@@ -306,8 +312,9 @@ void Full(benchmark::State& state, const TextClass& c) {
     ++next;
   }
   state.counters["updates"] = static_cast<double>(c.updates.size());
-  state.counters["allocs"] = benchmark::Counter(static_cast<double>(heap::allocations - allocations_before),
-                                                benchmark::Counter::kAvgIterations);
+  state.counters["allocs"] = benchmark::Counter(
+      static_cast<double>(heap::allocations - allocations_before - untimed_allocations),
+      benchmark::Counter::kAvgIterations);
   state.counters["alerts"] = benchmark::Counter(static_cast<double>(alerts), benchmark::Counter::kAvgIterations);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.updates.back().size()));
 }

@@ -22,6 +22,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -82,6 +83,10 @@ struct DashboardServer::Impl {
 
   absl::Status Bind();
   void Accept();
+  bool IsExtraRoute(absl::string_view target) const {
+    return !options.extra_routes.path_prefix.empty() && options.extra_routes.handle &&
+           absl::StartsWith(target, options.extra_routes.path_prefix);
+  }
   void Register(const std::shared_ptr<Connection>& connection);
   void Unregister(uint64_t id);
   void Shutdown();
@@ -302,6 +307,12 @@ class DashboardServer::Impl::HttpSession : public Connection {
       return Close();
     }
     if (ec == http::error::body_limit) {
+      // The head is parsed by now: a route of the extra handler answers in its own format.
+      dashboard::HttpRequest head = HeadOf(parser_->get());
+      if (server_.options.extra_routes.body_too_large && server_.IsExtraRoute(head.target)) {
+        return Reply(server_.options.extra_routes.body_too_large(head), parser_->get().version(),
+                     /*keep_alive=*/false, /*head=*/false);
+      }
       return Reply(dashboard::DashboardApi::Error(
                        dashboard::WithParameter(
                            absl::InvalidArgumentError(
@@ -327,16 +338,26 @@ class DashboardServer::Impl::HttpSession : public Connection {
                    11, false, false);
     }
     http::request<http::string_body> request = parser_->release();
+    dashboard::HttpRequest plain = HeadOf(request);
+    plain.body = std::move(request.body());
+    const bool head = request.method() == http::verb::head;
+
+    if (server_.IsExtraRoute(plain.target)) {
+      return Reply(server_.options.extra_routes.handle(plain), request.version(),
+                   request.keep_alive(), head);
+    }
+    if (dashboard::DashboardApi::IsEventStream(plain)) return StartEvents(plain, request.version());
+    Reply(server_.api.Handle(plain), request.version(), request.keep_alive(), head);
+  }
+
+  // Everything of a request but its body.
+  static dashboard::HttpRequest HeadOf(const http::request<http::string_body>& request) {
     dashboard::HttpRequest plain;
     plain.method = ToString(request.method_string());
     plain.target = ToString(request.target());
     plain.content_type = ToString(request[http::field::content_type]);
     plain.last_event_id = ToString(request["Last-Event-ID"]);
-    plain.body = std::move(request.body());
-    const bool head = request.method() == http::verb::head;
-
-    if (dashboard::DashboardApi::IsEventStream(plain)) return StartEvents(plain, request.version());
-    Reply(server_.api.Handle(plain), request.version(), request.keep_alive(), head);
+    return plain;
   }
 
   void StartEvents(const dashboard::HttpRequest& request, unsigned version) {
@@ -496,6 +517,8 @@ void DashboardServer::Impl::Shutdown() {
 
 DashboardServer::DashboardServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+size_t DashboardServer::max_body_bytes() { return kMaxBodyBytes; }
+
 DashboardServer::~DashboardServer() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Create(Options options) {
@@ -506,6 +529,11 @@ absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Create(Options
   if (options.event_keepalive <= absl::ZeroDuration() ||
       options.idle_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("dashboard: keepalive and idle timeout must be positive");
+  }
+  if (!options.extra_routes.path_prefix.empty() &&
+      (options.extra_routes.path_prefix[0] != '/' || !options.extra_routes.handle)) {
+    return absl::InvalidArgumentError(
+        "dashboard: extra routes need a path prefix starting with / and a handler");
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   if (absl::Status bound = impl->Bind(); !bound.ok()) return bound;

@@ -27,11 +27,25 @@ namespace callguard {
 //   /api/stats        GET: alert counts per time bucket, kind and agent
 //   /api/events       Server-Sent Events: new alerts and acknowledgements, resumable
 //   /healthz, /metrics (Prometheus text format)
+//   Options::extra_routes  another component's routes on the same port (the webhook, /v1/)
 //
 // The dashboard has no login of its own: bind it to loopback or a trusted network (or put it
 // behind a proxy that authenticates). The store, hub and metrics must outlive the server.
 class DashboardServer {
  public:
+  // Requests whose path starts with `path_prefix` go to `handle` instead of the dashboard. It
+  // runs on an io thread, so it must answer promptly. A request under the prefix whose body
+  // exceeds max_body_bytes() is not read: `body_too_large` answers it (with the request's
+  // method, target and content type, and an empty body), or the dashboard's own 413 if unset.
+  struct ExtraRoutes {
+    std::string path_prefix;  // e.g. "/v1/"; empty: no extra routes
+    std::function<dashboard::HttpResponse(const dashboard::HttpRequest&)> handle;
+    std::function<dashboard::HttpResponse(const dashboard::HttpRequest&)> body_too_large;
+  };
+
+  // The largest request body read, for every route (64 KiB).
+  static size_t max_body_bytes();
+
   struct Options {
     std::string listen_address = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
     AlertStore* store = nullptr;         // required; not owned
@@ -45,6 +59,9 @@ class DashboardServer {
     absl::Duration event_keepalive = absl::Seconds(15);
     // A keep-alive connection with no request for this long is closed.
     absl::Duration idle_timeout = absl::Seconds(60);
+    // Routes another component serves on this port (the dialers' webhook under /v1/), so the
+    // dashboard needs no knowledge of calls or the engine. Optional.
+    ExtraRoutes extra_routes;
   };
 
   // Validates the options and binds the port (so port() is known), without serving yet.

@@ -130,6 +130,7 @@ CallSession::UtteranceState* CallSession::AddRecent(absl::string_view id, uint64
   state->turn = next_turn_++;
   state->speaker = speaker;
   state->raised = 0;
+  state->prefilter.Reset();
   return state;
 }
 
@@ -173,10 +174,20 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
                                                           v1::Speaker_Name(state->speaker)));
   }
   // One scan says which patterns matched; spans are located later, only where a rule asks.
-  if (auto s = policy_->matcher().Candidates(norm.text, &candidates); !s.ok()) return s;
+  // Interim results of one utterance grow word by word: those scan only the new bytes.
+  PatternMatcher::GrowingScan new_scan;
+  PatternMatcher::GrowingScan* scan = state != nullptr ? &state->prefilter : &new_scan;
+  absl::Status scanned = !u.is_final() || scan->active()
+                             ? policy_->matcher().CandidatesGrowing(norm.text, scan, &candidates)
+                             : policy_->matcher().Candidates(norm.text, &candidates);
+  if (u.is_final()) scan->Reset();
+  if (!scanned.ok()) return scanned;
   if (auto s = hits.Reset(policy_, norm.text, candidates); !s.ok()) return s;
 
-  if (state == nullptr) state = AddRecent(u.utterance_id(), id_hash, u.speaker());
+  if (state == nullptr) {
+    state = AddRecent(u.utterance_id(), id_hash, u.speaker());
+    state->prefilter = std::move(new_scan);
+  }
   last_turn_ = state->turn;
   View view{&u, state, &norm, &hits};
   std::vector<v1::Alert> alerts;
@@ -430,8 +441,10 @@ void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Spa
     e->set_text(original.substr(begin, end - begin));
     e->set_begin(static_cast<int32_t>(begin));
     e->set_end(static_cast<int32_t>(end));
-    e->set_begin_char(CodePointOffset(original, begin));
-    e->set_end_char(CodePointOffset(original, end));
+    // Counted once up to the start, then only across the evidence itself.
+    const int32_t begin_char = CodePointOffset(original, begin);
+    e->set_begin_char(begin_char);
+    e->set_end_char(begin_char + CodePointOffset(absl::string_view(original).substr(begin), end - begin));
   }
   auto kind = std::find_if(kind_counts_.begin(), kind_counts_.end(),
                            [&](const auto& k) { return k.first == r.kind(); });

@@ -17,6 +17,7 @@
 #include "name_matcher.h"
 #include "normalizer.h"
 #include "party_tracker.h"
+#include "pattern_matcher.h"
 
 namespace callguard {
 
@@ -79,6 +80,8 @@ class CallSession {
     int32_t turn = 0;
     v1::Speaker speaker = v1::SPEAKER_UNSPECIFIED;
     uint64_t raised = 0;  // bit i: rule i of the policy already raised on this utterance (i < 64)
+    // While interim results arrive: the prefilter's stream, so each scans only its new words.
+    PatternMatcher::GrowingScan prefilter;
   };
   // One utterance as the rules see it.
   struct View {

@@ -34,6 +34,18 @@ const absl::flat_hash_set<std::string>& Honorifics() {
   return *s;
 }
 const char* const kCjkOrgSuffixes[] = {"股份有限公司", "有限责任公司", "有限公司", "公司", "集团"};
+// Collectors name their firm by its brand: "鼎盛" for 上海鼎盛资产管理有限公司. The brand is
+// what is left without the place and the line of business.
+const char* const kCjkPlacePrefixes[] = {
+    "北京", "上海", "天津", "重庆", "深圳", "广州", "杭州", "南京", "成都", "武汉", "西安", "苏州", "长沙",
+    "郑州", "济南", "青岛", "合肥", "福州", "厦门", "宁波", "东莞", "佛山", "无锡", "昆明", "南昌", "沈阳",
+    "大连", "哈尔滨", "长春", "石家庄", "太原", "南宁", "贵阳", "海口", "兰州", "银川", "西宁", "乌鲁木齐",
+    "呼和浩特", "拉萨", "广东", "江苏", "浙江", "山东", "河南", "四川", "湖北", "湖南", "福建", "安徽",
+    "河北", "江西", "辽宁", "吉林", "黑龙江", "山西", "陕西", "广西", "云南", "贵州", "海南", "甘肃"};
+const char* const kCjkBusinessSuffixes[] = {
+    "资产管理", "资管", "信息咨询", "商务咨询", "商务服务", "企业管理", "管理咨询", "咨询服务", "投资管理",
+    "金融服务", "金融信息服务", "信息服务", "信息科技", "网络科技", "科技", "法律咨询", "外包服务",
+    "征信服务", "征信", "催收服务", "信用管理", "资产", "咨询", "服务", "管理"};
 
 std::vector<std::string> LatinWords(absl::string_view normalized) {
   std::vector<std::string> words;
@@ -112,6 +124,21 @@ NameMatcher NameMatcher::Create(absl::string_view name, Kind kind, bool cjk) {
         add(compact);
         add(core);
         if (CountCodePoints(core) > 4) add(PrefixCodePoints(core, 4));
+        std::string brand = core;
+        for (const char* place : kCjkPlacePrefixes) {
+          if (absl::StartsWith(brand, place) && brand.size() > std::string(place).size()) {
+            brand.erase(0, std::string(place).size());
+            break;
+          }
+        }
+        add(brand);  // the place dropped: "鼎盛资产管理"
+        for (const char* business : kCjkBusinessSuffixes) {
+          if (absl::EndsWith(brand, business) && CountCodePoints(brand) - CountCodePoints(business) >= 2) {
+            brand.resize(brand.size() - std::string(business).size());
+            break;
+          }
+        }
+        if (CountCodePoints(brand) >= 2) add(brand);
       } else {
         std::vector<std::string> words = LatinWords(n);
         while (!words.empty() && LegalSuffixes().contains(words.back())) words.pop_back();

@@ -44,6 +44,18 @@ TEST(NameMatcherTest, ChineseOrganizationWithoutLegalSuffix) {
   EXPECT_FALSE(m.Contains("我是资产管理公司的"));
 }
 
+TEST(NameMatcherTest, ChineseOrganizationByItsBrand) {
+  auto m = NameMatcher::Create("上海鼎盛资产管理有限公司", Kind::kOrganization, true);
+  EXPECT_TRUE(m.Contains("我是鼎盛的王芳"));
+  EXPECT_TRUE(m.Contains("这里是鼎盛资管"));
+  EXPECT_TRUE(m.Contains("我是鼎盛资产管理公司的"));
+  EXPECT_FALSE(m.Contains("我是上海资产管理公司的"));
+  // A brand shorter than two characters is no brand: the whole core must be said.
+  auto short_brand = NameMatcher::Create("信资产管理有限公司", Kind::kOrganization, true);
+  EXPECT_FALSE(short_brand.Contains("我是信的"));
+  EXPECT_TRUE(short_brand.Contains("我是信资产管理的"));
+}
+
 TEST(NameMatcherTest, ChinesePersonFullGivenAndSurnameForms) {
   auto m = NameMatcher::Create("周建国", Kind::kPerson, true);
   EXPECT_TRUE(m.Contains("请问是周建国先生吗"));

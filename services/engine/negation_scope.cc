@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -13,6 +14,17 @@ namespace {
 
 // "you dont want to end up in jail" warns rather than denies: a cue right before one of these
 // words is not a cue.
+// "do not take out a loan or borrow from anyone": a disjunction of two predicates under one
+// negation. "or" still ends the scope when a new clause starts after it ("dont pay or we
+// will sue"), told by its first word.
+bool StartsNewClause(absl::string_view word) {
+  static const auto* const kStarters = new absl::flat_hash_set<absl::string_view>{
+      "i",    "you",  "we",    "they",   "he",     "she",   "it",    "youll", "well", "theyll", "ill",
+      "hell", "shell", "itll", "im",     "youre",  "were",  "theyre", "else", "otherwise", "then",
+      "your", "his",  "her",   "their",  "our",    "my",    "there", "theres", "this", "that"};
+  return kStarters->contains(word);
+}
+
 bool CancelsCue(absl::string_view next_word) {
   return next_word == "want" || next_word == "wants" || next_word == "wanna" || next_word == "wanted";
 }
@@ -127,7 +139,8 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
     while (pos > 0 && text[pos - 1] == ' ') --pos;
   }
   // Words before the match, nearest first; enough for the window plus the longest phrase.
-  const size_t wanted = static_cast<size_t>(window_words_) + max_latin_phrase_words_ - 1;
+  // Twice the window: a coordinating "or" lets the scope reach one window further.
+  const size_t wanted = 2 * static_cast<size_t>(window_words_) + max_latin_phrase_words_ - 1;
   absl::InlinedVector<absl::string_view, 16> words;
   while (pos > 0 && words.size() < wanted) {
     size_t start = pos;
@@ -140,9 +153,16 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
   while (match_word_end < text.size() && text[match_word_end] != ' ') ++match_word_end;
   const absl::string_view match_word = text.substr(match_begin, match_word_end - match_begin);
 
-  const size_t window = std::min(words.size(), static_cast<size_t>(window_words_));
+  size_t window = std::min(words.size(), static_cast<size_t>(window_words_));
+  bool extended = false;
   for (size_t j = 0; j < window; ++j) {
     if (words[j] == ",") return false;
+    if (!extended && (words[j] == "or" || words[j] == "nor") &&
+        !StartsNewClause(j == 0 ? match_word : words[j - 1])) {
+      extended = true;
+      window = std::min(words.size(), j + 1 + static_cast<size_t>(window_words_));
+      continue;
+    }
     const auto candidates = latin_by_last_word_.find(words[j]);
     if (candidates == latin_by_last_word_.end()) continue;
     for (uint32_t index : candidates->second) {

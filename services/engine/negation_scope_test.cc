@@ -116,6 +116,23 @@ TEST_F(RecommendedListsTest, ConditionalsAndWarningsAreNotNegations) {
   for (const Case& c : cases) EXPECT_FALSE(IsNegated(*scope_, c.sentence, c.match)) << c.sentence;
 }
 
+TEST_F(RecommendedListsTest, OrCarriesTheNegationToASecondPredicate) {
+  const Case negated[] = {
+      {"Please do not take out a loan or borrow from anyone to pay this.", "borrow"},
+      {"Don't borrow money or take out a payday loan.", "take out a payday loan"},
+      {"We will never call your employer nor contact your family.", "contact your family"},
+  };
+  for (const Case& c : negated) EXPECT_TRUE(IsNegated(*scope_, c.sentence, c.match)) << c.sentence;
+  // A new clause after "or" is not under the negation before it.
+  const Case not_negated[] = {
+      {"You don't pay or we will have you arrested.", "arrested"},
+      {"You didn't answer or you would know about the lawsuit.", "lawsuit"},
+      {"Don't hang up or your wages will be garnished.", "garnished"},
+      {"Do not ignore this or else you go to jail.", "jail"},
+  };
+  for (const Case& c : not_negated) EXPECT_FALSE(IsNegated(*scope_, c.sentence, c.match)) << c.sentence;
+}
+
 TEST_F(RecommendedListsTest, NegatedChineseStatements) {
   const Case cases[] = {
       {"我们不会联系你家人", "联系你家人"},

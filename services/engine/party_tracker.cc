@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 
 namespace callguard {
@@ -114,6 +116,7 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
   // On a guarantor dial the person asked for is the guarantor unless the agent named the debtor.
   const v1::Party confirmed = guarantor_dial && !agent_named_debtor_ ? v1::PARTY_GUARANTOR : v1::PARTY_DEBTOR;
   const bool asked = agent_asked_identity_ && (agent_named_debtor_ || guarantor_dial);
+  const bool asked_anything = agent_asked_identity_;
   agent_asked_identity_ = false;
 
   if (hits.HasAny(pi.voicemail)) {
@@ -173,6 +176,46 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
     party_ = confirmed;
     return;
   }
+  // "Who am I speaking with?" "Daniel Brooks." A reply that is nothing but the debtor's name.
+  if (asked_anything && !guarantor_dial && IsOnlyDebtorName(normalized)) party_ = v1::PARTY_DEBTOR;
+}
+
+bool PartyTracker::IsOnlyDebtorName(absl::string_view normalized) const {
+  if (debtor_names_.empty()) return false;
+  if (policy_->is_cjk()) {
+    std::string compact;
+    for (char c : normalized) {
+      if (c != ' ' && c != ',') compact.push_back(c);
+    }
+    // "我叫" and "我是" are self-introductions the phrase sets handle; here only the bare name,
+    // perhaps after an interjection.
+    for (absl::string_view filler : {"嗯", "喂", "啊", "哦"}) {
+      while (absl::StartsWith(compact, filler)) compact.erase(0, filler.size());
+    }
+    for (const auto& n : debtor_names_) {
+      if (!n.MatchesWord(compact)) continue;
+      // Nothing after the name but a particle: "李娟" or "李娟啊", not "李娟是我姐".
+      for (const auto& v : n.variants()) {
+        if (!absl::StartsWith(compact, v)) continue;
+        absl::string_view rest = absl::string_view(compact).substr(v.size());
+        if (rest.empty() || rest == "啊" || rest == "呀" || rest == "吧" || rest == "嘛") return true;
+      }
+    }
+    return false;
+  }
+  static const auto* const kFillers = new absl::flat_hash_set<absl::string_view>{
+      ",", "uh", "um", "umm", "oh", "well", "hi", "hello", "hey", "yes", "yeah", "yep", "speaking", "here"};
+  int name_words = 0;
+  int words = 0;
+  for (absl::string_view word : absl::StrSplit(normalized, ' ', absl::SkipEmpty())) {
+    if (kFillers->contains(word)) continue;
+    if (++words > 3) return false;
+    bool matched = false;
+    for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
+    if (!matched) return false;
+    ++name_words;
+  }
+  return name_words > 0;
 }
 
 }  // namespace callguard

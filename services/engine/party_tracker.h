@@ -96,6 +96,9 @@ class PartyTracker {
   v1::Party party_ = v1::PARTY_UNKNOWN;
   bool spouse_ = false;
   std::vector<NameMatcher> debtor_names_;
+  // The reply is the debtor's name and little else ("Daniel Brooks.", "嗯，李娟").
+  bool IsOnlyDebtorName(absl::string_view normalized) const;
+
   bool agent_asked_identity_ = false;      // last agent turn: "is this X?", "请问是X吗"
   bool agent_named_debtor_ = false;        // last agent turn mentioned the debtor's name
 };

@@ -49,6 +49,23 @@ TEST_F(PartyTrackerTest, UnknownUntilShown) {
   EXPECT_EQ(tracker_.party(), v1::PARTY_UNKNOWN);
 }
 
+TEST_F(PartyTrackerTest, AReplyThatIsOnlyTheDebtorsNameConfirms) {
+  Init(v1::DEBTOR_PHONE);
+  Hear(v1::AGENT, "hi, who am I speaking with?");
+  Hear(v1::COUNTERPARTY, "Uh, Andrea Walker.");
+  EXPECT_EQ(tracker_.party(), v1::PARTY_DEBTOR);
+}
+
+TEST_F(PartyTrackerTest, TheNameInALongerReplyOrUnaskedDoesNotConfirm) {
+  Init(v1::DEBTOR_PHONE);
+  Hear(v1::AGENT, "am I speaking with Andrea Walker?");
+  Hear(v1::COUNTERPARTY, "Andrea is my sister");
+  EXPECT_EQ(tracker_.party(), v1::PARTY_UNKNOWN);
+  Hear(v1::AGENT, "good morning");
+  Hear(v1::COUNTERPARTY, "Andrea");  // not an answer to any question
+  EXPECT_EQ(tracker_.party(), v1::PARTY_UNKNOWN);
+}
+
 TEST_F(PartyTrackerTest, SpeakingConfirmsTheDebtor) {
   Init(v1::DEBTOR_PHONE);
   Hear(v1::AGENT, "can I speak with Andrea Walker");

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "database_cache.h"
@@ -17,6 +19,8 @@ namespace {
 constexpr unsigned kBaseFlags = HS_FLAG_UTF8 | HS_FLAG_CASELESS;
 
 std::atomic<uint64_t> next_serial{1};
+// GrowingScan streams open in the process, against PatternMatcher::Options::max_growing_scans.
+std::atomic<int> open_growing_scans{0};
 
 // Scratch space is per thread; it must be sized for every database it scans. Databases are
 // told apart by serial numbers, never by address, since freed addresses get reused.
@@ -91,11 +95,12 @@ absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options o
     flags.push_back(kBaseFlags | HS_FLAG_SINGLEMATCH);
     ids.push_back(static_cast<unsigned>(i));
   }
+  unsigned mode = HS_MODE_BLOCK;
   auto compile = [&]() -> absl::StatusOr<hs_database_t*> {
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
-                         HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+                         mode, nullptr, &db, &err) != HS_SUCCESS) {
       const int index = err != nullptr ? err->expression : -1;
       std::string msg = CompileErrorMessage(err);
       if (index >= 0) {
@@ -113,11 +118,107 @@ absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options o
   auto db = DatabaseCache(m->cache_dir_).GetOrCompile(key, compile);
   if (!db.ok()) return db.status();
   m->prefilter_ = *db;
+  // Interim results re-send the whole text so far; the streaming twin scans only what is new.
+  m->max_growing_scans_ = options.max_growing_scans;
+  if (m->max_growing_scans_ > 0) {
+    mode = HS_MODE_STREAM;
+    auto stream_db = DatabaseCache(m->cache_dir_).GetOrCompile(absl::StrCat("stream ", key), compile);
+    if (!stream_db.ok()) return stream_db.status();
+    m->prefilter_stream_ = *stream_db;
+    m->stream_serial_ = next_serial.fetch_add(1);
+  }
   return m;
 }
 
 PatternMatcher::~PatternMatcher() {
   if (prefilter_ != nullptr) hs_free_database(prefilter_);
+  if (prefilter_stream_ != nullptr) hs_free_database(prefilter_stream_);
+}
+
+PatternMatcher::GrowingScan::~GrowingScan() { Reset(); }
+
+PatternMatcher::GrowingScan::GrowingScan(GrowingScan&& other) noexcept { *this = std::move(other); }
+
+PatternMatcher::GrowingScan& PatternMatcher::GrowingScan::operator=(GrowingScan&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    stream_ = std::exchange(other.stream_, nullptr);
+    owner_ = std::exchange(other.owner_, nullptr);
+    fed_ = std::exchange(other.fed_, 0);
+    fed_hash_ = std::exchange(other.fed_hash_, 0);
+    found_ = std::move(other.found_);
+    other.found_.clear();
+  }
+  return *this;
+}
+
+void PatternMatcher::GrowingScan::Reset() {
+  if (stream_ != nullptr) {
+    // No scratch: nothing is reported, the state is just freed.
+    hs_close_stream(stream_, nullptr, nullptr, nullptr);
+    stream_ = nullptr;
+    open_growing_scans.fetch_sub(1, std::memory_order_relaxed);
+  }
+  owner_ = nullptr;
+  fed_ = 0;
+  fed_hash_ = 0;
+  found_ = {};  // frees its memory, unlike clear()
+}
+
+absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, GrowingScan* scan,
+                                               std::vector<uint32_t>* out) const {
+  if (prefilter_stream_ == nullptr || text.empty()) {
+    scan->Reset();
+    return Candidates(text, out);
+  }
+  if (scan->owner_ != nullptr && scan->owner_ != this) {
+    return absl::InvalidArgumentError("GrowingScan used with a different matcher");
+  }
+  auto scratch = ScratchFor(prefilter_stream_, stream_serial_);
+  if (!scratch.ok()) return scratch.status();
+  const auto hash_of = [](absl::string_view bytes) { return absl::HashOf(bytes); };
+  const bool extends = scan->stream_ != nullptr && text.size() >= scan->fed_ &&
+                       hash_of(text.substr(0, scan->fed_)) == scan->fed_hash_;
+  if (!extends) {
+    if (scan->stream_ != nullptr) {
+      if (hs_reset_stream(scan->stream_, 0, nullptr, nullptr, nullptr) != HS_SUCCESS) {
+        return absl::InternalError("Vectorscan stream reset failed");
+      }
+    } else {
+      if (open_growing_scans.fetch_add(1, std::memory_order_relaxed) >= max_growing_scans_) {
+        open_growing_scans.fetch_sub(1, std::memory_order_relaxed);
+        return Candidates(text, out);  // at the cap: whole-text scans, same answer
+      }
+      hs_stream_t* stream = nullptr;
+      if (hs_open_stream(prefilter_stream_, 0, &stream) != HS_SUCCESS) {
+        open_growing_scans.fetch_sub(1, std::memory_order_relaxed);
+        return absl::ResourceExhaustedError("cannot open a Vectorscan stream");
+      }
+      scan->stream_ = stream;
+      scan->owner_ = this;
+    }
+    scan->fed_ = 0;
+    scan->found_.clear();
+  }
+  const absl::string_view added = text.substr(scan->fed_);
+  if (!added.empty() && hs_scan_stream(scan->stream_, added.data(), static_cast<unsigned>(added.size()), 0,
+                                       *scratch, OnCandidate, &scan->found_) != HS_SUCCESS) {
+    scan->Reset();
+    return absl::InternalError("Vectorscan stream scan failed");
+  }
+  scan->fed_ = static_cast<uint32_t>(text.size());
+  scan->fed_hash_ = hash_of(text);
+  // Matches that need the end of the text (a final \b or $) come from closing a copy, so the
+  // stream itself can go on with the next update.
+  out->assign(scan->found_.begin(), scan->found_.end());
+  hs_stream_t* copy = nullptr;
+  if (hs_copy_stream(&copy, scan->stream_) != HS_SUCCESS) return absl::ResourceExhaustedError("cannot copy a Vectorscan stream");
+  if (hs_close_stream(copy, *scratch, OnCandidate, out) != HS_SUCCESS) {
+    return absl::InternalError("Vectorscan stream close failed");
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+  return absl::OkStatus();
 }
 
 absl::Status PatternMatcher::Candidates(absl::string_view text, std::vector<uint32_t>* out) const {

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 
 struct hs_database;
+struct hs_stream;
 
 namespace callguard {
 
@@ -34,6 +35,35 @@ class PatternMatcher {
     std::vector<std::string> labels;
     // Where compiled databases are kept between runs (see DatabaseCache); "" for none.
     std::string cache_dir;
+    // How many GrowingScan streams may be open at once in the process (each holds the
+    // prefilter's stream state, about 0.5-1.5 KiB for the shipped policies); beyond it,
+    // CandidatesGrowing scans the whole text each time, with the same result.
+    int max_growing_scans = 8192;
+  };
+
+  // The prefilter state of one growing text: the interim results of one utterance, each the
+  // whole text so far. Kept by the caller between updates so that each update scans only the
+  // bytes added since the previous one (Vectorscan streaming mode) when the new text extends
+  // the old; a revised text starts over. Not thread-safe; movable, not copyable.
+  class GrowingScan {
+   public:
+    GrowingScan() = default;
+    ~GrowingScan();
+    GrowingScan(GrowingScan&& other) noexcept;
+    GrowingScan& operator=(GrowingScan&& other) noexcept;
+    GrowingScan(const GrowingScan&) = delete;
+    GrowingScan& operator=(const GrowingScan&) = delete;
+    // Frees the stream state (the text is complete).
+    void Reset();
+    bool active() const { return stream_ != nullptr; }
+
+   private:
+    friend class PatternMatcher;
+    hs_stream* stream_ = nullptr;
+    const PatternMatcher* owner_ = nullptr;
+    uint32_t fed_ = 0;          // bytes of text scanned into the stream
+    uint64_t fed_hash_ = 0;     // hash of those bytes: tells an extension from a revision
+    std::vector<uint32_t> found_;  // patterns matched before the end of the fed bytes
   };
 
   // Fails with INVALID_ARGUMENT naming the first pattern Vectorscan rejects and why.
@@ -42,6 +72,11 @@ class PatternMatcher {
 
   // Indices of the patterns that match somewhere in `text`, ascending, each once.
   absl::Status Candidates(absl::string_view text, std::vector<uint32_t>* out) const;
+
+  // The same as Candidates(text), computed incrementally when `text` extends the text of the
+  // previous call with the same `scan` (scanning only the new bytes, then the end-of-text
+  // checks on a copy of the stream). `scan` must only be used with this matcher.
+  absl::Status CandidatesGrowing(absl::string_view text, GrowingScan* scan, std::vector<uint32_t>* out) const;
 
   // All non-overlapping leftmost-longest spans of `pattern` in `text`.
   absl::Status Spans(uint32_t pattern, absl::string_view text, std::vector<PatternMatch>* out) const;
@@ -69,7 +104,10 @@ class PatternMatcher {
   std::vector<std::string> patterns_;
   std::string cache_dir_;
   hs_database* prefilter_ = nullptr;
+  hs_database* prefilter_stream_ = nullptr;  // the same patterns in streaming mode
   uint64_t serial_ = 0;  // tells per-thread scratch which databases it was sized for
+  uint64_t stream_serial_ = 0;
+  int max_growing_scans_ = 0;
   mutable std::vector<std::unique_ptr<SpanDb>> span_dbs_;
 };
 

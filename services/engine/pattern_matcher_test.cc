@@ -5,6 +5,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "engine.h"
+#include "normalizer.h"
+#include "policy_loader.h"
+#include "transcript_io.h"
 
 namespace callguard {
 namespace {
@@ -88,6 +92,96 @@ TEST(PatternMatcherTest, SafeFromManyThreads) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// Grows `text` the way interim results do (word by word, then a character at a time) and
+// checks every step against a whole-text scan.
+void ExpectGrowingMatchesWhole(const PatternMatcher& m, absl::string_view text, PatternMatcher::GrowingScan* scan) {
+  std::vector<uint32_t> growing, whole;
+  for (size_t end = 1; end <= text.size(); ++end) {
+    const absl::string_view prefix = text.substr(0, end);
+    ASSERT_TRUE(m.CandidatesGrowing(prefix, scan, &growing).ok());
+    ASSERT_TRUE(m.Candidates(prefix, &whole).ok());
+    EXPECT_EQ(growing, whole) << "after \"" << prefix << "\"";
+  }
+}
+
+TEST(PatternMatcherTest, GrowingScanFindsWhatAWholeScanFinds) {
+  auto m = Make({"\\bjail\\b", "^hello", "court$", "\\b\\d+ dollars\\b", "police (will|are going to) come",
+                 "坐牢", "\\bpay\\b.{0,20}\\btoday\\b", "\\bno\\b"});
+  PatternMatcher::GrowingScan scan;
+  // Word boundaries at the growing end: "jai" -> "jail" -> "jails" must come and go.
+  ExpectGrowingMatchesWhole(*m, "hello you will go to jails , no jail , 300 dollars to court", &scan);
+  EXPECT_TRUE(scan.active());
+  // A revised text (not an extension) starts over and is still exact.
+  std::vector<uint32_t> growing, whole;
+  for (absl::string_view revised : {"hello the police will come", "hello the police are going to come today",
+                                    "yellow police will come", "", "不然你就去坐牢", "pay it all today"}) {
+    ASSERT_TRUE(m->CandidatesGrowing(revised, &scan, &growing).ok());
+    ASSERT_TRUE(m->Candidates(revised, &whole).ok());
+    EXPECT_EQ(growing, whole) << revised;
+  }
+  scan.Reset();
+  EXPECT_FALSE(scan.active());
+}
+
+TEST(PatternMatcherTest, GrowingScanFallsBackToWholeScansAtTheCap) {
+  PatternMatcher::Options options{{"\\bjail\\b", "court$"}, {}};
+  options.max_growing_scans = 0;  // no streams at all
+  auto m = PatternMatcher::Create(std::move(options));
+  ASSERT_TRUE(m.ok()) << m.status();
+  PatternMatcher::GrowingScan scan;
+  std::vector<uint32_t> out;
+  ASSERT_TRUE((*m)->CandidatesGrowing("go to jail or court", &scan, &out).ok());
+  EXPECT_THAT(out, ElementsAre(0, 1));
+  EXPECT_FALSE(scan.active());
+}
+
+TEST(PatternMatcherTest, GrowingScanRefusesAnotherMatcher) {
+  auto a = Make({"jail"});
+  auto b = Make({"jail"});
+  PatternMatcher::GrowingScan scan;
+  std::vector<uint32_t> out;
+  ASSERT_TRUE(a->CandidatesGrowing("jail", &scan, &out).ok());
+  EXPECT_FALSE(b->CandidatesGrowing("jail time", &scan, &out).ok());
+  PatternMatcher::GrowingScan moved = std::move(scan);
+  EXPECT_TRUE(moved.active());
+  EXPECT_FALSE(scan.active());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+  ASSERT_TRUE(a->CandidatesGrowing("jail time", &moved, &out).ok());
+  EXPECT_THAT(out, ElementsAre(0));
+}
+
+// The shipped policies over the example calls, every utterance grown a character at a time
+// as a recognizer's interim results would (normalized first, as the engine does).
+TEST(PatternMatcherTest, GrowingScanMatchesWholeScansOnShippedPolicies) {
+  for (const auto& [policy_file, calls_file] :
+       {std::pair<std::string, std::string>{"us-fdcpa", "calls-en"}, {"cn-collection", "calls-zh"}}) {
+    auto source = ParsePolicyFile(absl::StrCat(CALLGUARD_SOURCE_DIR "/policies/", policy_file, ".textproto"));
+    ASSERT_TRUE(source.ok()) << source.status();
+    auto engine = Engine::Create(Engine::Options{{*source}, 1});
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    const PatternMatcher& m = (*engine)->FindPolicy(policy_file)->matcher();
+    auto calls = ReadTranscripts(absl::StrCat(CALLGUARD_SOURCE_DIR "/examples/", calls_file, ".jsonl"));
+    ASSERT_TRUE(calls.ok()) << calls.status();
+    std::vector<uint32_t> growing, whole;
+    size_t compared = 0;
+    for (const auto& call : *calls) {
+      for (const auto& turn : call.turns()) {
+        PatternMatcher::GrowingScan scan;
+        const std::string& text = turn.text();
+        for (size_t end = 1; end <= text.size(); ++end) {
+          if (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) continue;
+          auto norm = Normalizer::Default().Normalize(absl::string_view(text).substr(0, end));
+          ASSERT_TRUE(norm.ok()) << norm.status();
+          ASSERT_TRUE(m.CandidatesGrowing(norm->text, &scan, &growing).ok());
+          ASSERT_TRUE(m.Candidates(norm->text, &whole).ok());
+          ASSERT_EQ(growing, whole) << policy_file << ": \"" << norm->text << "\"";
+          ++compared;
+        }
+      }
+    }
+    EXPECT_GT(compared, 500u) << policy_file;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "parked_call.h"
 #include "status_util.h"
 
 namespace callguard {
@@ -125,6 +126,122 @@ TEST(CallRegistryTest, BackgroundSweeperDropsIdleCalls) {
   clock.Advance(absl::Minutes(5));
   dropped.WaitForNotification();
   EXPECT_EQ(registry.active_calls(), 0u);
+}
+
+// Records how a parked call ended.
+class FakeParked : public CallRegistry::Parked {
+ public:
+  explicit FakeParked(std::string* ended_with) : ended_with_(ended_with) {}
+  void End(absl::string_view reason) override { *ended_with_ = std::string(reason); }
+
+ private:
+  std::string* ended_with_;
+};
+
+TEST(CallRegistryTest, AParkedCallKeepsItsIdAndIsHandedToTheResumingStream) {
+  FakeClock clock;
+  CallRegistry registry(OptionsWith(clock));
+  auto ticket = registry.Register("p", nullptr);
+  ASSERT_TRUE(ticket.ok());
+  std::string ended;
+  EXPECT_EQ(registry.Park("p", *ticket, std::make_unique<FakeParked>(&ended), absl::Minutes(10)), nullptr);
+  EXPECT_EQ(registry.parked_calls(), 1u);
+  EXPECT_EQ(registry.active_calls(), 1u);
+
+  auto again = registry.Register("p", nullptr);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(again.status().message().find("parked"), std::string::npos);
+  registry.Unregister("p", *ticket);  // the old stream's late cleanup leaves it parked
+  EXPECT_EQ(registry.parked_calls(), 1u);
+  clock.Advance(absl::Minutes(5));  // past the idle timeout: only the grace applies while parked
+  EXPECT_EQ(registry.SweepIdle(), 0);
+
+  auto resumed = registry.Resume("p", nullptr, nullptr);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_NE(resumed->ticket, *ticket);
+  ASSERT_NE(resumed->parked, nullptr);
+  EXPECT_EQ(registry.parked_calls(), 0u);
+  EXPECT_EQ(registry.active_calls(), 1u);
+  EXPECT_TRUE(ended.empty());
+  registry.Unregister("p", resumed->ticket);
+  EXPECT_EQ(registry.active_calls(), 0u);
+}
+
+TEST(CallRegistryTest, ResumingNothingIsNotFoundOnStartResume) {
+  FakeClock clock;
+  CallRegistry registry(OptionsWith(clock));
+  auto resumed = registry.Resume("ghost", nullptr, nullptr);
+  EXPECT_EQ(resumed.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(FieldOf(resumed.status()), "start.resume");
+}
+
+TEST(CallRegistryTest, GraceExpiryEndsTheParkedCallAndFreesItsSlot) {
+  FakeClock clock;
+  CallRegistry registry(OptionsWith(clock));
+  auto ticket = registry.Register("g", nullptr);
+  ASSERT_TRUE(ticket.ok());
+  std::string ended;
+  registry.Park("g", *ticket, std::make_unique<FakeParked>(&ended), absl::Seconds(30));
+  clock.Advance(absl::Seconds(29));
+  EXPECT_EQ(registry.SweepIdle(), 0);
+  clock.Advance(absl::Seconds(1));
+  EXPECT_EQ(registry.SweepIdle(), 1);
+  EXPECT_EQ(ended, "stream broken, not resumed");
+  EXPECT_EQ(registry.active_calls(), 0u);
+  EXPECT_EQ(registry.Resume("g", nullptr, nullptr).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(CallRegistryTest, ResumingAnAttachedCallTakesItOver) {
+  FakeClock clock;
+  CallRegistry registry(OptionsWith(clock));
+  std::string ended;
+  absl::StatusOr<CallRegistry::Ticket> ticket;
+  int takeovers = 0;
+  ticket = registry.Register("t", nullptr, [&] {
+    ++takeovers;  // the old stream parks its call, as a ConverseReactor does
+    registry.Park("t", *ticket, std::make_unique<FakeParked>(&ended), absl::Seconds(30));
+  });
+  ASSERT_TRUE(ticket.ok());
+  auto resumed = registry.Resume("t", nullptr, nullptr);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(takeovers, 1);
+
+  // A stream that will not let go: UNAVAILABLE, retry later.
+  ASSERT_TRUE(registry.Register("stuck", nullptr, [] {}).ok());
+  EXPECT_EQ(registry.Resume("stuck", nullptr, nullptr).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(CallRegistryTest, CloseEndsParkedCalls) {
+  FakeClock clock;
+  CallRegistry registry(OptionsWith(clock));
+  auto ticket = registry.Register("c", nullptr);
+  ASSERT_TRUE(ticket.ok());
+  std::string ended;
+  registry.Park("c", *ticket, std::make_unique<FakeParked>(&ended), absl::Seconds(30));
+  registry.Close("server shut down");
+  EXPECT_EQ(ended, "server shut down");
+  EXPECT_EQ(registry.active_calls(), 0u);
+}
+
+TEST(ResendRingTest, KeepsTheLastEventsInOrderAndNoHeapWhenEmpty) {
+  ResendRing ring;
+  EXPECT_EQ(ring.size(), 0u);
+  EXPECT_EQ(ring.oldest_seq(), 0u);
+  EXPECT_TRUE(ring.After(0).empty());
+  for (uint64_t seq = 1; seq <= ResendRing::kCapacity + 10; ++seq) {
+    grpc::Slice slice(std::to_string(seq));
+    ring.Add(seq, grpc::ByteBuffer(&slice, 1));
+  }
+  EXPECT_EQ(ring.size(), ResendRing::kCapacity);
+  EXPECT_EQ(ring.oldest_seq(), 11u);
+  EXPECT_EQ(ring.last_seq(), ResendRing::kCapacity + 10);
+  std::vector<grpc::ByteBuffer> after = ring.After(ResendRing::kCapacity + 7);
+  ASSERT_EQ(after.size(), 3u);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(after[0].Dump(&slices).ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size()),
+            std::to_string(ResendRing::kCapacity + 8));
+  EXPECT_EQ(ring.After(0).size(), ResendRing::kCapacity);
 }
 
 }  // namespace

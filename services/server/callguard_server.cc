@@ -9,6 +9,7 @@
 #include "server_config.h"
 #include "server_transport.h"
 #include "sqlite_alert_store.h"
+#include "webhook_ingest.h"
 
 namespace callguard {
 namespace {
@@ -99,6 +100,21 @@ absl::StatusOr<std::unique_ptr<CallguardServer>> CallguardServer::Start(Options 
     dashboard_options.store = server->store_.get();
     dashboard_options.hub = server->hub_.get();
     dashboard_options.metrics = server->metrics_.get();
+    // The dialers' JSON webhook under /v1/ on the same port, on the same engine, registry and
+    // store as Converse calls. The routes own it; it ends its open calls when the dashboard
+    // goes, while the store still exists.
+    WebhookIngest::Options webhook_options;
+    webhook_options.engines = server->engines_.get();
+    webhook_options.registry = server->registry_.get();
+    webhook_options.store = server->store_.get();
+    webhook_options.metrics = server->metrics_.get();
+    webhook_options.clock = options.clock;
+    webhook_options.limits.max_utterance_bytes = static_cast<size_t>(config.max_utterance_bytes());
+    webhook_options.limits.max_call_id_bytes = static_cast<size_t>(config.max_call_id_bytes());
+    webhook_options.max_body_bytes = DashboardServer::max_body_bytes();
+    auto webhook = WebhookIngest::Create(std::move(webhook_options));
+    if (!webhook.ok()) return webhook.status();
+    dashboard_options.extra_routes = WebhookIngest::Routes(*std::move(webhook));
     auto dashboard = DashboardServer::Create(std::move(dashboard_options));
     if (!dashboard.ok()) {
       return absl::Status(dashboard.status().code(),
@@ -116,6 +132,7 @@ absl::StatusOr<std::unique_ptr<CallguardServer>> CallguardServer::Start(Options 
   deps.clock = options.clock;
   deps.store = server->store_.get();
   deps.metrics = server->metrics_.get();
+  deps.resume_grace = absl::Seconds(config.resume_grace_s());
   server->guard_service_ = std::make_unique<GuardService>(std::move(deps));
   server->admin_service_ =
       std::make_unique<PolicyAdminService>(server->engines_.get(), server->reloader_.get());
@@ -152,6 +169,8 @@ absl::StatusOr<std::unique_ptr<CallguardServer>> CallguardServer::Start(Options 
 CallguardServer::~CallguardServer() {
   Shutdown(absl::ZeroDuration());
   if (server_ != nullptr) server_->Wait();
+  // Calls parked after a broken stream are ended while the store they record to exists.
+  if (registry_ != nullptr) registry_->Close("server shut down");
 }
 
 std::string CallguardServer::ReadyLine() const {

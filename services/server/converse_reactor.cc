@@ -24,11 +24,16 @@ void ConverseReactor::IdleHandle::Expire() {
   if (reactor != nullptr) reactor->OnIdleTimeout();
 }
 
+void ConverseReactor::IdleHandle::TakeOver() {
+  absl::MutexLock lock(&mu);
+  if (reactor != nullptr) reactor->OnTakeOver();
+}
+
 ConverseReactor::ConverseReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps)
     : context_(context),
       deps_(deps),
       idle_handle_(std::make_shared<IdleHandle>()),
-      recorder_(deps.store, deps.metrics, &deps.clock) {
+      recorder_(std::in_place, deps.store, deps.metrics, &deps.clock) {
   {
     absl::MutexLock lock(&idle_handle_->mu);
     idle_handle_->reactor = this;
@@ -47,8 +52,7 @@ void ConverseReactor::OnReadDone(bool ok) {
       // The client closed its side, or the transport broke.
       if (!finishing_) {
         if (context_->IsCancelled()) {
-          broken_ = true;
-          EndCallLocked(kBroken, /*send=*/false);
+          BreakLocked();
         } else if (state_ == CallState::kActive) {
           EndCallLocked(kClosedWithoutEnd, /*send=*/true);
         }
@@ -66,11 +70,11 @@ void ConverseReactor::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     queue_.WriteDone();
     if (!ok) {
-      broken_ = true;
       queue_.DropWaiting();
       if (!finishing_) {
-        EndCallLocked(kBroken, /*send=*/false);
-        finishing_ = true;
+        BreakLocked();
+      } else {
+        broken_ = true;
       }
     }
     const bool resume = read_paused_ && !finishing_ && queue_.size() < kMaxQueuedEvents;
@@ -85,10 +89,10 @@ void ConverseReactor::OnCancel() {
   {
     absl::MutexLock lock(&mu_);
     if (finish_called_) return;
-    broken_ = true;
     if (!finishing_) {
-      EndCallLocked(kBroken, /*send=*/false);
-      finishing_ = true;
+      BreakLocked();
+    } else {
+      broken_ = true;
     }
     actions = PumpLocked(/*want_read=*/false);
   }
@@ -117,6 +121,59 @@ void ConverseReactor::OnIdleTimeout() {
     actions = PumpLocked(/*want_read=*/false);
   }
   Apply(actions);
+}
+
+void ConverseReactor::OnTakeOver() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    // An unsequenced call cannot be parked: it keeps its stream, and the resume is refused.
+    if (state_ != CallState::kActive || !sequenced_ || finishing_ || finish_called_) return;
+    BreakLocked();
+    actions = PumpLocked(/*want_read=*/false);
+  }
+  Apply(actions);
+}
+
+void ConverseReactor::BreakLocked() {
+  broken_ = true;
+  finishing_ = true;
+  queue_.DropWaiting();
+  if (state_ == CallState::kActive && sequenced_ && deps_.resume_grace > absl::ZeroDuration()) {
+    ParkLocked();
+  } else {
+    EndCallLocked(kBroken, /*send=*/false);
+  }
+}
+
+void ConverseReactor::ParkLocked() {
+  auto parked = std::make_unique<ParkedCall>(call_id_, std::move(session_), *recorder_);
+  parked->turn_of = std::move(turn_of_);
+  turn_of_ = {};
+  parked->last_applied_seq = last_applied_seq_;
+  parked->applied_since_ack = applied_since_ack_;
+  parked->ring = std::move(ring_);
+  ring_ = ResendRing();
+  state_ = CallState::kEnded;
+  end_reason_ = std::string(kBroken);
+  std::unique_ptr<CallRegistry::Parked> refused =
+      deps_.registry->Park(call_id_, ticket_, std::move(parked), deps_.resume_grace);
+  // Refused: the idle sweep dropped the call meanwhile; end it here.
+  if (refused != nullptr) refused->End(kBroken);
+}
+
+CallRegistry::IdleCallback ConverseReactor::IdleCallbackFor() const {
+  std::weak_ptr<IdleHandle> handle = idle_handle_;
+  return [handle] {
+    if (auto h = handle.lock()) h->Expire();
+  };
+}
+
+CallRegistry::TakeoverCallback ConverseReactor::TakeoverCallbackFor() const {
+  std::weak_ptr<IdleHandle> handle = idle_handle_;
+  return [handle] {
+    if (auto h = handle.lock()) h->TakeOver();
+  };
 }
 
 void ConverseReactor::Apply(const Actions& actions) {
@@ -157,9 +214,23 @@ void ConverseReactor::HandleEventLocked(const std::string& wire) {
     QueueErrorLocked(status, field, utterance_id);
     return;
   }
+  const uint64_t seq = event.seq();
+  bool ack_due = false;
+  if (sequenced_ && seq != 0) {
+    // A duplicate re-sent after a reconnect: already applied, and answered.
+    if (seq <= last_applied_seq_) return;
+    last_applied_seq_ = seq;
+    ack_due = ++applied_since_ack_ >= kAckEvery;
+  }
   switch (event.event_case()) {
     case v1::CallEvent::kStart:
-      HandleStartLocked(event.start());
+      if (event.start().resume()) {
+        HandleResumeLocked(event.start());
+      } else if (HandleStartLocked(event.start()) && seq != 0) {
+        sequenced_ = true;
+        last_applied_seq_ = seq;
+        QueueAckLocked();
+      }
       break;
     case v1::CallEvent::kUtterance:
       HandleUtteranceLocked(event.utterance());
@@ -176,21 +247,73 @@ void ConverseReactor::HandleEventLocked(const std::string& wire) {
           "event");
       break;
   }
+  // After the event's own answers; not once the call has ended (the summary says it all).
+  if (ack_due && state_ == CallState::kActive) QueueAckLocked();
 }
 
-void ConverseReactor::HandleStartLocked(const v1::CallStart& start) {
+void ConverseReactor::HandleResumeLocked(const v1::CallStart& start) {
+  if (state_ != CallState::kAwaitingStart) {
+    QueueErrorLocked(absl::FailedPreconditionError(absl::StrCat(
+                         "this stream already carried call \"", call_id_,
+                         "\"; resume on a new stream")),
+                     "start.resume");
+    return;
+  }
+  if (deps_.resume_grace <= absl::ZeroDuration()) {
+    QueueErrorLocked(absl::FailedPreconditionError(
+                         "this server does not keep broken calls (resume_grace_s is 0)"),
+                     "start.resume");
+    return;
+  }
+  auto resumption = deps_.registry->Resume(start.call_id(), IdleCallbackFor(), TakeoverCallbackFor());
+  if (!resumption.ok()) {
+    const std::string field = FieldOf(resumption.status());
+    QueueErrorLocked(resumption.status(), field.empty() ? "start.resume" : field);
+    return;
+  }
+  auto* parked = static_cast<ParkedCall*>(resumption->parked.get());
+  session_ = std::move(parked->session);
+  recorder_.emplace(parked->recorder);
+  turn_of_ = std::move(parked->turn_of);
+  last_applied_seq_ = parked->last_applied_seq;
+  applied_since_ack_ = parked->applied_since_ack;
+  ring_ = std::move(parked->ring);
+  call_id_ = start.call_id();
+  ticket_ = resumption->ticket;
+  sequenced_ = true;
+  state_ = CallState::kActive;
+
+  v1::GuardEvent resumed;
+  resumed.mutable_resumed()->set_last_applied_seq(last_applied_seq_);
+  QueueControlLocked(resumed);
+  const uint64_t received = start.last_received_seq();
+  if (ring_.size() > 0 && received + 1 < ring_.oldest_seq()) {
+    // Unnumbered: it concerns this stream, not the call's answers.
+    v1::GuardEvent lost;
+    *lost.mutable_error() = ToEventError(
+        absl::DataLossError(absl::StrCat("answers ", received + 1, " to ", ring_.oldest_seq() - 1,
+                                         " of call \"", call_id_, "\" are no longer kept (the last ",
+                                         ResendRing::kCapacity, " are); re-sending from ",
+                                         ring_.oldest_seq())),
+        "start.last_received_seq");
+    QueueControlLocked(lost);
+  }
+  for (grpc::ByteBuffer& event : ring_.After(received)) queue_.Push(std::move(event));
+}
+
+bool ConverseReactor::HandleStartLocked(const v1::CallStart& start) {
   if (state_ != CallState::kAwaitingStart) {
     QueueErrorLocked(absl::FailedPreconditionError(absl::StrCat(
                          "this stream already carried call \"", call_id_,
                          "\"; open a new stream for each call")),
                      "start");
-    return;
+    return false;
   }
   std::shared_ptr<const Engine> engine = deps_.engines->Current();
   if (engine->FindPolicy(start.policy()) == nullptr) {
     const absl::Status status = engine->UnknownPolicyError(start.policy(), "start.policy");
     QueueErrorLocked(status, QualifyField("start", FieldOf(status).empty() ? "policy" : FieldOf(status)));
-    return;
+    return false;
   }
   CallSession::Options options;
   options.engine = std::move(engine);
@@ -200,21 +323,19 @@ void ConverseReactor::HandleStartLocked(const v1::CallStart& start) {
   auto session = CallSession::Create(std::move(options));
   if (!session.ok()) {
     QueueErrorLocked(session.status(), QualifyField("start", FieldOf(session.status())));
-    return;
+    return false;
   }
-  std::weak_ptr<IdleHandle> handle = idle_handle_;
-  auto ticket = deps_.registry->Register(start.call_id(), [handle] {
-    if (auto h = handle.lock()) h->Expire();
-  });
+  auto ticket = deps_.registry->Register(start.call_id(), IdleCallbackFor(), TakeoverCallbackFor());
   if (!ticket.ok()) {
     QueueErrorLocked(ticket.status(), QualifyField("start", FieldOf(ticket.status())));
-    return;
+    return false;
   }
   session_ = *std::move(session);
   call_id_ = start.call_id();
   ticket_ = *ticket;
   state_ = CallState::kActive;
-  recorder_.OnStart(start, *session_);
+  recorder_->OnStart(start, *session_);
+  return true;
 }
 
 void ConverseReactor::HandleUtteranceLocked(const v1::Utterance& utterance) {
@@ -230,7 +351,7 @@ void ConverseReactor::HandleUtteranceLocked(const v1::Utterance& utterance) {
     return;
   }
   const int32_t turn = TurnOfLocked(utterance, turns_before);
-  recorder_.OnUtterance(*session_, utterance, turn, eval_ns.count(), *alerts);
+  recorder_->OnUtterance(*session_, utterance, turn, eval_ns.count(), *alerts);
   if (utterance.want_verdict()) {
     v1::GuardEvent event;
     v1::Verdict* verdict = event.mutable_verdict();
@@ -240,13 +361,13 @@ void ConverseReactor::HandleUtteranceLocked(const v1::Utterance& utterance) {
     verdict->set_eval_ns(eval_ns.count());
     verdict->mutable_alerts()->Reserve(static_cast<int>(alerts->size()));
     for (v1::Alert& alert : *alerts) *verdict->add_alerts() = std::move(alert);
-    QueueLocked(event);
+    QueueLocked(std::move(event));
     return;
   }
   for (v1::Alert& alert : *alerts) {
     v1::GuardEvent event;
     *event.mutable_alert() = std::move(alert);
-    QueueLocked(event);
+    QueueLocked(std::move(event));
   }
 }
 
@@ -266,7 +387,7 @@ void ConverseReactor::HandlePartyUpdateLocked(const v1::PartyUpdate& update) {
     QueueErrorLocked(status, QualifyField("party_update", FieldOf(status)));
     return;
   }
-  recorder_.OnPartyUpdate(*session_, update);
+  recorder_->OnPartyUpdate(*session_, update);
 }
 
 void ConverseReactor::HandleEndLocked(const v1::CallEnd& end) {
@@ -300,7 +421,7 @@ void ConverseReactor::EndCallLocked(absl::string_view reason, bool send) {
   v1::CallSummary summary = session_->End(reason);
   if (summary.call_id().empty()) summary.set_call_id(call_id_);
   if (summary.end_reason().empty()) summary.set_end_reason(std::string(reason));
-  recorder_.OnEnd(summary);
+  recorder_->OnEnd(summary);
   deps_.registry->Unregister(call_id_, ticket_);
   session_.reset();
   turn_of_ = {};  // frees its memory, unlike clear()
@@ -309,20 +430,38 @@ void ConverseReactor::EndCallLocked(absl::string_view reason, bool send) {
   if (send) {
     v1::GuardEvent event;
     *event.mutable_summary() = std::move(summary);
-    QueueLocked(event);
+    QueueLocked(std::move(event));
   }
 }
 
-void ConverseReactor::QueueLocked(const v1::GuardEvent& event) {
-  if (broken_) return;
-  queue_.Push(MessageToByteBuffer(event));
+void ConverseReactor::QueueLocked(v1::GuardEvent event) {
+  if (!sequenced_) {
+    if (!broken_) queue_.Push(MessageToByteBuffer(event));
+    return;
+  }
+  const uint64_t seq = ring_.last_seq() + 1;
+  event.set_seq(seq);
+  grpc::ByteBuffer bytes = MessageToByteBuffer(event);
+  ring_.Add(seq, bytes);
+  if (!broken_) queue_.Push(std::move(bytes));
+}
+
+void ConverseReactor::QueueControlLocked(const v1::GuardEvent& event) {
+  if (!broken_) queue_.Push(MessageToByteBuffer(event));
+}
+
+void ConverseReactor::QueueAckLocked() {
+  applied_since_ack_ = 0;
+  v1::GuardEvent ack;
+  ack.mutable_ack()->set_last_applied_seq(last_applied_seq_);
+  QueueControlLocked(ack);
 }
 
 void ConverseReactor::QueueErrorLocked(const absl::Status& status, absl::string_view field,
                                        absl::string_view utterance_id) {
   v1::GuardEvent event;
   *event.mutable_error() = ToEventError(status, field, utterance_id);
-  QueueLocked(event);
+  QueueLocked(std::move(event));
 }
 
 }  // namespace callguard

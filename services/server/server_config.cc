@@ -70,6 +70,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig config) {
   if (config.max_active_calls() == 0) config.set_max_active_calls(kDefaultMaxActiveCalls);
   if (config.max_call_id_bytes() == 0) config.set_max_call_id_bytes(kDefaultMaxCallIdBytes);
   if (!config.has_retention_days()) config.set_retention_days(kDefaultRetentionDays);
+  if (!config.has_resume_grace_s()) config.set_resume_grace_s(kDefaultResumeGraceS);
   return config;
 }
 
@@ -89,6 +90,7 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
       {"max_utterance_bytes", config.max_utterance_bytes()},
       {"max_active_calls", config.max_active_calls()},
       {"max_call_id_bytes", config.max_call_id_bytes()},
+      {"resume_grace_s", config.resume_grace_s()},
   };
   for (const auto& [name, value] : limits) {
     if (value < 0) return absl::InvalidArgumentError(absl::StrCat(name, ": must not be negative"));
@@ -169,6 +171,10 @@ absl::StatusOr<v1::ServerConfig> ServerConfigFromArgs(const std::vector<std::str
       auto v = ParseIntFlag(name, value);
       if (!v.ok()) return v.status();
       config.set_retention_days(*v);
+    } else if (name == "resume-grace-s") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_resume_grace_s(*v);
     } else if (name == "http-listen") {
       config.set_http_listen(value);
     } else {
@@ -197,10 +203,12 @@ std::string ServerUsage() {
       "  --retention-days N          prune stored calls and alerts older than N days\n"
       "                              (default %d; 0 keeps everything)\n"
       "  --http-listen HOST:PORT     supervisors' web dashboard (default %s)\n"
+      "  --resume-grace-s N          keep a sequenced call whose stream broke for N seconds\n"
+      "                              so its client can resume it (default %d; 0 disables)\n"
       "Signals: SIGHUP reloads the policies, SIGINT/SIGTERM shut down.\n",
       kDefaultListen, DefaultPolicyDirectory(), kDefaultIdleTimeoutS, kDefaultMaxUtteranceBytes,
       kDefaultMaxActiveCalls, kDefaultMaxCallIdBytes, DefaultDatabasePath(), kDefaultRetentionDays,
-      kDefaultHttpListen);
+      kDefaultHttpListen, kDefaultResumeGraceS);
 }
 
 }  // namespace callguard
