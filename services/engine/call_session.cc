@@ -130,7 +130,6 @@ CallSession::UtteranceState* CallSession::AddRecent(absl::string_view id, uint64
   state->turn = next_turn_++;
   state->speaker = speaker;
   state->raised = 0;
-  state->prefilter.Reset();
   return state;
 }
 
@@ -175,8 +174,7 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
   }
   // One scan says which patterns matched; spans are located later, only where a rule asks.
   // Interim results of one utterance grow word by word: those scan only the new bytes.
-  PatternMatcher::GrowingScan new_scan;
-  PatternMatcher::GrowingScan* scan = state != nullptr ? &state->prefilter : &new_scan;
+  PatternMatcher::GrowingScan* scan = &growing_[u.speaker() == v1::AGENT ? 0 : 1];
   absl::Status scanned = !u.is_final() || scan->active()
                              ? policy_->matcher().CandidatesGrowing(norm.text, scan, &candidates)
                              : policy_->matcher().Candidates(norm.text, &candidates);
@@ -184,10 +182,7 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
   if (!scanned.ok()) return scanned;
   if (auto s = hits.Reset(policy_, norm.text, candidates); !s.ok()) return s;
 
-  if (state == nullptr) {
-    state = AddRecent(u.utterance_id(), id_hash, u.speaker());
-    state->prefilter = std::move(new_scan);
-  }
+  if (state == nullptr) state = AddRecent(u.utterance_id(), id_hash, u.speaker());
   last_turn_ = state->turn;
   View view{&u, state, &norm, &hits};
   std::vector<v1::Alert> alerts;

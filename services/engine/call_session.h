@@ -80,8 +80,6 @@ class CallSession {
     int32_t turn = 0;
     v1::Speaker speaker = v1::SPEAKER_UNSPECIFIED;
     uint64_t raised = 0;  // bit i: rule i of the policy already raised on this utterance (i < 64)
-    // While interim results arrive: the prefilter's stream, so each scans only its new words.
-    PatternMatcher::GrowingScan prefilter;
   };
   // One utterance as the rules see it.
   struct View {
@@ -121,6 +119,10 @@ class CallSession {
 
   // The most recent utterances, a ring of at most limits_.recent_utterances entries.
   std::vector<UtteranceState> recent_;
+  // Per speaker, the prefilter stream of the utterance in progress, so that each interim result
+  // scans only its new words. Keyed by nothing but the text: a stream serves whatever text
+  // extends what it was fed, so two interleaved utterances cost a rescan, never a wrong answer.
+  PatternMatcher::GrowingScan growing_[2];
   size_t recent_oldest_ = 0;  // once the ring is full, the entry a new utterance replaces
   // Rules past the 64th of a policy, raised: (turn, rule index). Empty for the shipped policies.
   std::vector<std::pair<int32_t, uint32_t>> raised_beyond_64_;
