@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli_args.h"
 #include "commands.h"
 #include "engine.h"
 #include "policy_loader.h"
@@ -66,68 +67,6 @@ where the policy requires it). Placeholders {agent} {agent_id} {agency} {debtor}
 {amount} {callback} are filled with sample values. Without --policy: the policy of the
 script's language. Exit code 0 clean, 1 findings or errors, 2 bad usage.
 )";
-
-struct Args {
-  std::vector<std::string> positional;
-  absl::flat_hash_map<std::string, std::string> values;
-  absl::flat_hash_set<std::string> switches;
-  bool Has(const std::string& n) const { return values.contains(n) || switches.contains(n); }
-  std::string Value(const std::string& n) const {
-    auto it = values.find(n);
-    return it == values.end() ? "" : it->second;
-  }
-};
-
-absl::StatusOr<Args> Parse(const std::vector<std::string>& argv, const std::vector<std::string>& with_value,
-                           std::vector<std::string> switches) {
-  switches.push_back("help");
-  Args args;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (a == "-h") {
-      args.switches.insert("help");
-      continue;
-    }
-    if (!absl::StartsWith(a, "--")) {
-      args.positional.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(2), value;
-    bool inline_value = false;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    if (std::find(with_value.begin(), with_value.end(), name) != with_value.end()) {
-      if (!inline_value) {
-        if (i + 1 >= argv.size()) return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
-        value = argv[++i];
-      }
-      args.values[name] = value;
-    } else if (std::find(switches.begin(), switches.end(), name) != switches.end() && !inline_value) {
-      args.switches.insert(name);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
-    }
-  }
-  return args;
-}
-
-int Usage(std::ostream& err, absl::string_view message, absl::string_view usage) {
-  err << "callguard: " << message << "\n\n" << usage;
-  return kExitUsage;
-}
-
-absl::StatusOr<std::shared_ptr<const Engine>> LoadPolicies(const Args& args) {
-  const std::string dir = args.Has("policies") ? args.Value("policies") : DefaultPolicyDirectory();
-  absl::StatusOr<std::shared_ptr<const Engine>> engine = Engine::LoadFromDirectory(dir);
-  if (!engine.ok()) {
-    return absl::Status(engine.status().code(),
-                        absl::StrCat("cannot load the policies in ", dir, ": ", engine.status().message()));
-  }
-  return engine;
-}
 
 std::string DialedDescription(v1::DialedNumber dialed) {
   switch (dialed) {
@@ -191,8 +130,8 @@ int ValidateAndReport(const LoadedScenario& loaded, const std::shared_ptr<const 
 int RunTrain(const std::vector<std::string>& argv, const TrainIo& io) {
   std::ostream& out = *io.out;
   std::ostream& err = *io.err;
-  absl::StatusOr<Args> args = Parse(argv, {"policies", "save", "trainee"}, {"no-color", "check", "list"});
-  if (!args.ok()) return Usage(err, args.status().message(), kTrainUsage);
+  absl::StatusOr<ParsedArgs> args = ParseArgs(argv, FlagSpec{{"policies", "save", "trainee"}, {"no-color", "check", "list"}});
+  if (!args.ok()) return UsageError(err, args.status().message(), kTrainUsage);
   if (args->Has("help")) {
     out << kTrainUsage;
     return kExitOk;
@@ -210,7 +149,7 @@ int RunTrain(const std::vector<std::string>& argv, const TrainIo& io) {
     }
     return kExitOk;
   }
-  if (args->positional.size() != 1) return Usage(err, "train needs one SCENARIO (a file or a scenario id)", kTrainUsage);
+  if (args->positional.size() != 1) return UsageError(err, "train needs one SCENARIO (a file or a scenario id)", kTrainUsage);
 
   absl::StatusOr<std::string> path = ResolveScenarioPath(args->positional[0], DefaultTrainingDirectory());
   if (!path.ok()) {
@@ -222,7 +161,7 @@ int RunTrain(const std::vector<std::string>& argv, const TrainIo& io) {
     err << "callguard: " << loaded.status().message() << "\n";
     return kExitFailure;
   }
-  absl::StatusOr<std::shared_ptr<const Engine>> engine = LoadPolicies(*args);
+  absl::StatusOr<std::shared_ptr<const Engine>> engine = LoadEngine(*args);
   if (!engine.ok()) {
     err << "callguard: " << engine.status().message() << "\n";
     return kExitFailure;
@@ -316,13 +255,13 @@ int TrainCommand(const std::vector<std::string>& args, std::ostream& out, std::o
 }
 
 int TrainCompareCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Args> args = Parse(argv, {"trainee"}, {});
-  if (!args.ok()) return Usage(err, args.status().message(), kTrainCompareUsage);
+  absl::StatusOr<ParsedArgs> args = ParseArgs(argv, FlagSpec{{"trainee"}, {}});
+  if (!args.ok()) return UsageError(err, args.status().message(), kTrainCompareUsage);
   if (args->Has("help")) {
     out << kTrainCompareUsage;
     return kExitOk;
   }
-  if (args->positional.empty()) return Usage(err, "train-compare needs scorecard files or a folder", kTrainCompareUsage);
+  if (args->positional.empty()) return UsageError(err, "train-compare needs scorecard files or a folder", kTrainCompareUsage);
   std::vector<std::string> files;
   for (const std::string& p : args->positional) {
     std::error_code ec;
@@ -358,14 +297,14 @@ int TrainCompareCommand(const std::vector<std::string>& argv, std::ostream& out,
 }
 
 int LintScenarioCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Args> args = Parse(argv, {"policies"}, {});
-  if (!args.ok()) return Usage(err, args.status().message(), kLintScenarioUsage);
+  absl::StatusOr<ParsedArgs> args = ParseArgs(argv, FlagSpec{{"policies"}, {}});
+  if (!args.ok()) return UsageError(err, args.status().message(), kLintScenarioUsage);
   if (args->Has("help")) {
     out << kLintScenarioUsage;
     return kExitOk;
   }
-  if (args->positional.empty()) return Usage(err, "lint-scenario needs a FILE.textproto", kLintScenarioUsage);
-  absl::StatusOr<std::shared_ptr<const Engine>> engine = LoadPolicies(*args);
+  if (args->positional.empty()) return UsageError(err, "lint-scenario needs a FILE.textproto", kLintScenarioUsage);
+  absl::StatusOr<std::shared_ptr<const Engine>> engine = LoadEngine(*args);
   if (!engine.ok()) {
     err << "callguard: " << engine.status().message() << "\n";
     return kExitFailure;
@@ -385,13 +324,13 @@ int LintScenarioCommand(const std::vector<std::string>& argv, std::ostream& out,
 }
 
 int LintScriptCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Args> args = Parse(argv, {"policy", "policies", "agency", "agent", "agent-id", "debtor"}, {});
-  if (!args.ok()) return Usage(err, args.status().message(), kLintScriptUsage);
+  absl::StatusOr<ParsedArgs> args = ParseArgs(argv, FlagSpec{{"policy", "policies", "agency", "agent", "agent-id", "debtor"}, {}});
+  if (!args.ok()) return UsageError(err, args.status().message(), kLintScriptUsage);
   if (args->Has("help")) {
     out << kLintScriptUsage;
     return kExitOk;
   }
-  if (args->positional.size() != 1) return Usage(err, "lint-script needs one FILE", kLintScriptUsage);
+  if (args->positional.size() != 1) return UsageError(err, "lint-script needs one FILE", kLintScriptUsage);
   const std::string& path = args->positional[0];
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -400,13 +339,13 @@ int LintScriptCommand(const std::vector<std::string>& argv, std::ostream& out, s
   }
   std::stringstream text;
   text << in.rdbuf();
-  absl::StatusOr<std::shared_ptr<const Engine>> engine = LoadPolicies(*args);
+  absl::StatusOr<std::shared_ptr<const Engine>> engine = LoadEngine(*args);
   if (!engine.ok()) {
     err << "callguard: " << engine.status().message() << "\n";
     return kExitFailure;
   }
   if (args->Has("policy") && (*engine)->FindPolicy(args->Value("policy")) == nullptr) {
-    return Usage(err, (*engine)->UnknownPolicyError(args->Value("policy"), "--policy").message(), kLintScriptUsage);
+    return UsageError(err, (*engine)->UnknownPolicyError(args->Value("policy"), "--policy").message(), kLintScriptUsage);
   }
   ScriptLintOptions options;
   options.policy_id = args->Value("policy");

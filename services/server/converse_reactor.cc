@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc_status.h"
+#include "judge_utterance.h"
 #include "status_util.h"
 #include "wire_codec.h"
 
@@ -148,8 +149,6 @@ void ConverseReactor::BreakLocked() {
 
 void ConverseReactor::ParkLocked() {
   auto parked = std::make_unique<ParkedCall>(call_id_, std::move(session_), *recorder_);
-  parked->turn_of = std::move(turn_of_);
-  turn_of_ = {};
   parked->last_applied_seq = last_applied_seq_;
   parked->applied_since_ack = applied_since_ack_;
   parked->ring = std::move(ring_);
@@ -274,7 +273,6 @@ void ConverseReactor::HandleResumeLocked(const v1::CallStart& start) {
   auto* parked = static_cast<ParkedCall*>(resumption->parked.get());
   session_ = std::move(parked->session);
   recorder_.emplace(parked->recorder);
-  turn_of_ = std::move(parked->turn_of);
   last_applied_seq_ = parked->last_applied_seq;
   applied_since_ack_ = parked->applied_since_ack;
   ring_ = std::move(parked->ring);
@@ -340,45 +338,23 @@ bool ConverseReactor::HandleStartLocked(const v1::CallStart& start) {
 
 void ConverseReactor::HandleUtteranceLocked(const v1::Utterance& utterance) {
   if (RejectOutOfOrderLocked("utterance", utterance.utterance_id())) return;
-  const int32_t turns_before = session_->turns();
-  const auto eval_start = std::chrono::steady_clock::now();
-  auto alerts = session_->OnUtterance(utterance);
-  const auto eval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::steady_clock::now() - eval_start);
-  if (!alerts.ok()) {
-    QueueErrorLocked(alerts.status(), QualifyField("utterance", FieldOf(alerts.status())),
+  absl::StatusOr<v1::Verdict> verdict = JudgeUtterance(*session_, *recorder_, utterance);
+  if (!verdict.ok()) {
+    QueueErrorLocked(verdict.status(), QualifyField("utterance", FieldOf(verdict.status())),
                      utterance.utterance_id());
     return;
   }
-  const int32_t turn = TurnOfLocked(utterance, turns_before);
-  recorder_->OnUtterance(*session_, utterance, turn, eval_ns.count(), *alerts);
   if (utterance.want_verdict()) {
     v1::GuardEvent event;
-    v1::Verdict* verdict = event.mutable_verdict();
-    verdict->set_utterance_id(utterance.utterance_id());
-    verdict->set_turn(turn);
-    verdict->set_is_final(utterance.is_final());
-    verdict->set_eval_ns(eval_ns.count());
-    verdict->mutable_alerts()->Reserve(static_cast<int>(alerts->size()));
-    for (v1::Alert& alert : *alerts) *verdict->add_alerts() = std::move(alert);
+    *event.mutable_verdict() = *std::move(verdict);
     QueueLocked(std::move(event));
     return;
   }
-  for (v1::Alert& alert : *alerts) {
+  for (v1::Alert& alert : *verdict->mutable_alerts()) {
     v1::GuardEvent event;
     *event.mutable_alert() = std::move(alert);
     QueueLocked(std::move(event));
   }
-}
-
-int32_t ConverseReactor::TurnOfLocked(const v1::Utterance& utterance, int32_t turns_before) {
-  if (session_->turns() > turns_before) {
-    const int32_t turn = session_->turns() - 1;
-    turn_of_.emplace(utterance.utterance_id(), turn);
-    return turn;
-  }
-  auto it = turn_of_.find(utterance.utterance_id());
-  return it == turn_of_.end() ? turns_before - 1 : it->second;
 }
 
 void ConverseReactor::HandlePartyUpdateLocked(const v1::PartyUpdate& update) {
@@ -424,7 +400,6 @@ void ConverseReactor::EndCallLocked(absl::string_view reason, bool send) {
   recorder_->OnEnd(summary);
   deps_.registry->Unregister(call_id_, ticket_);
   session_.reset();
-  turn_of_ = {};  // frees its memory, unlike clear()
   state_ = CallState::kEnded;
   end_reason_ = std::string(reason);
   if (send) {

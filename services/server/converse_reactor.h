@@ -104,9 +104,6 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   // Answers FAILED_PRECONDITION and returns true if the call state does not allow the event.
   bool RejectOutOfOrderLocked(absl::string_view event_name, absl::string_view utterance_id = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The call turn of an utterance the session has just accepted.
-  int32_t TurnOfLocked(const v1::Utterance& utterance, int32_t turns_before)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Numbers the event (GuardEvent.seq) and keeps it for re-sending if the call is sequenced.
   void QueueLocked(v1::GuardEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -129,9 +126,6 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   std::string call_id_ ABSL_GUARDED_BY(mu_);
   CallRegistry::Ticket ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::string end_reason_ ABSL_GUARDED_BY(mu_);
-  // Turn of each utterance id, for verdicts on later updates of an utterance (the session
-  // keeps its own but does not expose it).
-  absl::flat_hash_map<std::string, int32_t> turn_of_ ABSL_GUARDED_BY(mu_);
   OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
   // Always set; optional only so a resumed call can put its parked recorder back.
   std::optional<CallRecorder> recorder_ ABSL_GUARDED_BY(mu_);

@@ -51,7 +51,6 @@ struct ParkedCall : CallRegistry::Parked {
   std::string call_id;
   std::unique_ptr<CallSession> session;
   CallRecorder recorder;
-  absl::flat_hash_map<std::string, int32_t> turn_of;
   uint64_t last_applied_seq = 0;  // the client's last CallEvent.seq applied
   uint32_t applied_since_ack = 0;
   ResendRing ring;                // its last_seq() is the last GuardEvent.seq sent

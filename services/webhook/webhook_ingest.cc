@@ -15,6 +15,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpc_status.h"
 #include "http_util.h"
+#include "judge_utterance.h"
 #include "status_util.h"
 #include "transcript_io.h"
 
@@ -559,30 +560,9 @@ HttpResponse WebhookIngest::Utterance(const std::string& call_id, absl::string_v
   if (c.session == nullptr) return ErrorAnswer(EndedMeanwhile(call_id));
   options_.registry->Touch(call_id, c.ticket);
 
-  const int32_t turns_before = c.session->turns();
-  const auto eval_start = std::chrono::steady_clock::now();
-  auto alerts = c.session->OnUtterance(utterance);
-  const int64_t eval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now() - eval_start)
-                              .count();
-  if (!alerts.ok()) return EventErrorAnswer(alerts.status(), "utterance");
-  int32_t turn = turns_before - 1;
-  if (c.session->turns() > turns_before) {
-    turn = c.session->turns() - 1;
-    c.turn_of.emplace(utterance.utterance_id(), turn);
-  } else if (auto it = c.turn_of.find(utterance.utterance_id()); it != c.turn_of.end()) {
-    turn = it->second;
-  }
-  c.recorder.OnUtterance(*c.session, utterance, turn, eval_ns, *alerts);
-
-  v1::Verdict verdict;
-  verdict.set_utterance_id(utterance.utterance_id());
-  verdict.set_turn(turn);
-  verdict.set_is_final(utterance.is_final());
-  verdict.set_eval_ns(eval_ns);
-  verdict.mutable_alerts()->Reserve(static_cast<int>(alerts->size()));
-  for (v1::Alert& alert : *alerts) *verdict.add_alerts() = std::move(alert);
-  return JsonAnswer(200, ToJsonLine(verdict));
+  absl::StatusOr<v1::Verdict> verdict = JudgeUtterance(*c.session, c.recorder, utterance);
+  if (!verdict.ok()) return EventErrorAnswer(verdict.status(), "utterance");
+  return JsonAnswer(200, ToJsonLine(*verdict));
 }
 
 HttpResponse WebhookIngest::Party(const std::string& call_id, absl::string_view body) {
@@ -637,7 +617,6 @@ v1::CallSummary WebhookIngest::EndLocked(Call& call, absl::string_view reason, b
   call.recorder.OnEnd(summary);
   if (unregister) options_.registry->Unregister(call.call_id, call.ticket);
   call.session.reset();
-  call.turn_of = {};
   absl::MutexLock lock(&mu_);
   auto it = calls_.find(call.call_id);
   if (it != calls_.end() && it->second.get() == &call) calls_.erase(it);

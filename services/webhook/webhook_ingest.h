@@ -90,8 +90,6 @@ class WebhookIngest {
     CallRegistry::Ticket ticket ABSL_GUARDED_BY(mu) = 0;
     std::unique_ptr<CallSession> session ABSL_GUARDED_BY(mu);  // null once the call ended
     CallRecorder recorder ABSL_GUARDED_BY(mu);
-    // Turn of each utterance id, for verdicts on later updates of an utterance.
-    absl::flat_hash_map<std::string, int32_t> turn_of ABSL_GUARDED_BY(mu);
   };
 
   explicit WebhookIngest(Options options);
