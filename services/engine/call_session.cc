@@ -4,7 +4,9 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "status_util.h"
 
 namespace callguard {
@@ -69,6 +71,7 @@ absl::StatusOr<std::unique_ptr<CallSession>> CallSession::Create(Options options
   session->call_id_ = start.call_id();
   session->agent_id_ = start.agent().agent_id();
   session->agency_id_ = start.agency().id();
+  session->coaching_names_ = {start.agent().name(), start.agency().name(), start.debtor().name()};
   session->limits_ = limits;
   session->clock_ = options.clock ? std::move(options.clock) : [] { return absl::Now(); };
   const bool cjk = policy->is_cjk();
@@ -395,6 +398,24 @@ void CallSession::EvaluateStatement(const CompiledRule& rule, const View& v, std
   Raise(rule, v, &evidence, alerts);
 }
 
+std::string CallSession::FillCoaching(absl::string_view coaching) const {
+  if (!absl::StrContains(coaching, '{')) return std::string(coaching);
+  const bool zh = policy_->is_cjk();
+  // What stands in for a name the dialer did not give.
+  const auto or_else = [](const std::string& value, absl::string_view fallback) {
+    return value.empty() ? std::string(fallback) : value;
+  };
+  const std::string& debtor = coaching_names_.debtor;
+  std::string debtor_first = debtor;
+  if (!zh) debtor_first = std::string(debtor.substr(0, std::min(debtor.find(' '), debtor.size())));
+  return absl::StrReplaceAll(
+      coaching, {{"{agent}", or_else(coaching_names_.agent, zh ? "张三" : "your name")},
+                 {"{agent_id}", or_else(agent_id_, zh ? "1234" : "your ID")},
+                 {"{agency}", or_else(coaching_names_.agency, zh ? "XX公司" : "your agency")},
+                 {"{debtor}", or_else(debtor, zh ? "XX" : "the consumer")},
+                 {"{debtor_first}", or_else(debtor_first, zh ? "XX" : "the consumer")}});
+}
+
 void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Span>* spans,
                         std::vector<v1::Alert>* alerts) {
   if (!MarkRaised(v.state, static_cast<size_t>(&rule - policy_->rules().data()))) return;
@@ -408,7 +429,7 @@ void CallSession::Raise(const CompiledRule& rule, const View& v, std::vector<Spa
   a.set_rule_id(r.id());
   a.set_severity(r.severity());
   a.set_message(r.title());
-  a.set_coaching(r.coaching());
+  a.set_coaching(FillCoaching(r.coaching()));
   *a.mutable_citations() = r.citations();
   a.set_policy_id(policy_->id());
   a.set_policy_version(policy_->version());

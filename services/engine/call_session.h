@@ -110,6 +110,12 @@ class CallSession {
   const CompiledPolicy* policy_ = nullptr;
   // What alerts repeat from the call start (the rest of it is needed only at Create()).
   std::string call_id_, agent_id_, agency_id_;
+  // For the placeholders of a rule's coaching: {agent}, {agent_id}, {agency}, {debtor},
+  // {debtor_first}, filled with the call's own names so the advice reads as something to say.
+  struct CoachingNames {
+    std::string agent, agency, debtor;
+  } coaching_names_;
+  std::string FillCoaching(absl::string_view coaching) const;
   CallLimits limits_;
   std::function<absl::Time()> clock_;
   PartyTracker party_;

@@ -74,6 +74,15 @@ TEST_F(CallSessionTest, FullIdentificationInFirstTurnRaisesNothing) {
   EXPECT_TRUE(session_->agent_identified());
 }
 
+TEST_F(CallSessionTest, CoachingNamesTheCallsOwnPeople) {
+  Start();
+  const auto alerts = Agent("Hi, is Christopher Taylor there?");
+  ASSERT_THAT(Rules(alerts), ElementsAre("mini.identification"));
+  EXPECT_EQ(alerts[0].coaching(),
+            "Say: this is Mark Lee (A1042) with Summit Recovery Services LLC, may I speak with "
+            "Christopher Taylor? Or ask for Christopher.");
+}
+
 TEST_F(CallSessionTest, MissingOrganizationIsFlaggedOnFirstSubstantiveTurn) {
   Start();
   EXPECT_THAT(Agent("hello?"), IsEmpty());  // a bare greeting is not judged

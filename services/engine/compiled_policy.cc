@@ -1,6 +1,8 @@
 #include "compiled_policy.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/container/flat_hash_set.h"
@@ -36,6 +38,21 @@ int FindLine(const std::string& source_path, absl::string_view anchor, absl::str
 std::string Where(const std::string& path, int line) {
   if (path.empty()) return "";
   return line > 0 ? absl::StrCat(path, ":", line, ": ") : absl::StrCat(path, ": ");
+}
+
+// Coaching may name the call's own people: CallSession fills these in.
+absl::Status CheckCoachingPlaceholders(absl::string_view coaching) {
+  static constexpr absl::string_view kKnown[] = {"agent", "agent_id", "agency", "debtor", "debtor_first"};
+  for (size_t open = coaching.find('{'); open != absl::string_view::npos; open = coaching.find('{', open + 1)) {
+    const size_t close = coaching.find('}', open);
+    if (close == absl::string_view::npos) return absl::InvalidArgumentError("has a \"{\" that is never closed");
+    const absl::string_view name = coaching.substr(open + 1, close - open - 1);
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "names unknown placeholder {", name, "}; known: {agent}, {agent_id}, {agency}, {debtor}, {debtor_first}"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -153,6 +170,9 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Polic
     if (!rule_ids.insert(rule.id()).second) return fail(anchor, "", absl::StrCat(owner, " is defined twice"));
     if (rule.kind() == v1::VIOLATION_KIND_UNSPECIFIED) return fail(anchor, "", absl::StrCat(owner, " has no kind"));
     if (rule.title().empty()) return fail(anchor, "", absl::StrCat(owner, " has no title"));
+    if (absl::Status s = CheckCoachingPlaceholders(rule.coaching()); !s.ok()) {
+      return fail(anchor, "coaching", absl::StrCat(owner, ": coaching ", s.message()));
+    }
     CompiledRule cr;
     cr.rule = &rule;
     switch (rule.check_case()) {

@@ -96,6 +96,18 @@ TEST(PolicyLoaderTest, CompileErrorsPointIntoTheFile) {
   EXPECT_THAT(std::string(engine2.status().message()), HasSubstr("phrase set \"jail\" pattern 1"));
 }
 
+TEST(PolicyLoaderTest, UnknownCoachingPlaceholderIsAnError) {
+  TempDir dir;
+  std::string bad = kGood;
+  bad.replace(bad.find("title: \"threat\""), 15,
+              "title: \"threat\"\n  coaching: \"Say: this is {agent} with {company}\"");
+  const std::string path = dir.Write("coaching.textproto", bad);
+  auto engine = Engine::LoadFromDirectory(dir.path());
+  ASSERT_FALSE(engine.ok());
+  EXPECT_THAT(std::string(engine.status().message()), HasSubstr(path + ":"));
+  EXPECT_THAT(std::string(engine.status().message()), HasSubstr("unknown placeholder {company}"));
+}
+
 TEST(PolicyLoaderTest, ShippedPoliciesLoadAndCompile) {
   auto engine = Engine::LoadFromDirectory(DefaultPolicyDirectory());
   ASSERT_TRUE(engine.ok()) << engine.status();

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,12 @@
 #include "alert_filter.h"
 
 namespace callguard {
+namespace {
+
+// Nice value of the writer thread (0 normal, 19 lowest).
+constexpr int kWriterNice = 10;
+
+}  // namespace
 
 struct SqliteAlertStore::Waiter {
   absl::Notification done;
@@ -547,6 +555,9 @@ StoreStats SqliteAlertStore::Stats() const {
 // --- The writer thread ---
 
 void SqliteAlertStore::WriterLoop() {
+  // The writer is background work: a batch commit must not take a core from the threads that
+  // answer live calls. Best effort; without the permission the thread keeps its priority.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWriterNice);
   for (;;) {
     std::vector<WriteOp> batch;
     PruneJob* job = nullptr;
