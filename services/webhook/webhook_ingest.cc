@@ -548,9 +548,11 @@ HttpResponse WebhookIngest::Start(const std::string& call_id, absl::string_view 
                         absl::ToInt64Seconds(options_.registry->idle_timeout()), "}"));
 }
 
-HttpResponse WebhookIngest::Utterance(const std::string& call_id, absl::string_view body) {
-  v1::Utterance utterance;
-  if (absl::Status parsed = webhook::ParseJsonEvent(body, "utterance", &utterance); !parsed.ok()) {
+template <typename Event, typename Fn>
+HttpResponse WebhookIngest::OnOpenCall(const std::string& call_id, absl::string_view body,
+                                       absl::string_view field, Fn handle) {
+  Event event;
+  if (absl::Status parsed = webhook::ParseJsonEvent(body, field, &event); !parsed.ok()) {
     return ErrorAnswer(parsed);
   }
   auto call = Find(call_id);
@@ -558,42 +560,33 @@ HttpResponse WebhookIngest::Utterance(const std::string& call_id, absl::string_v
   Call& c = **call;
   absl::MutexLock lock(&c.mu);
   if (c.session == nullptr) return ErrorAnswer(EndedMeanwhile(call_id));
-  options_.registry->Touch(call_id, c.ticket);
+  return handle(c, event);
+}
 
-  absl::StatusOr<v1::Verdict> verdict = JudgeUtterance(*c.session, c.recorder, utterance);
-  if (!verdict.ok()) return EventErrorAnswer(verdict.status(), "utterance");
-  return JsonAnswer(200, ToJsonLine(*verdict));
+HttpResponse WebhookIngest::Utterance(const std::string& call_id, absl::string_view body) {
+  return OnOpenCall<v1::Utterance>(call_id, body, "utterance", [&](Call& c, const v1::Utterance& utterance) {
+    options_.registry->Touch(call_id, c.ticket);
+    absl::StatusOr<v1::Verdict> verdict = JudgeUtterance(*c.session, c.recorder, utterance);
+    if (!verdict.ok()) return EventErrorAnswer(verdict.status(), "utterance");
+    return JsonAnswer(200, ToJsonLine(*verdict));
+  });
 }
 
 HttpResponse WebhookIngest::Party(const std::string& call_id, absl::string_view body) {
-  v1::PartyUpdate update;
-  if (absl::Status parsed = webhook::ParseJsonEvent(body, "party_update", &update); !parsed.ok()) {
-    return ErrorAnswer(parsed);
-  }
-  auto call = Find(call_id);
-  if (!call.ok()) return ErrorAnswer(call.status());
-  Call& c = **call;
-  absl::MutexLock lock(&c.mu);
-  if (c.session == nullptr) return ErrorAnswer(EndedMeanwhile(call_id));
-  options_.registry->Touch(call_id, c.ticket);
-  if (absl::Status status = c.session->OnPartyUpdate(update); !status.ok()) {
-    return EventErrorAnswer(status, "party_update");
-  }
-  c.recorder.OnPartyUpdate(*c.session, update);
-  return JsonAnswer(200, StateJson(call_id, *c.session));
+  return OnOpenCall<v1::PartyUpdate>(call_id, body, "party_update", [&](Call& c, const v1::PartyUpdate& update) {
+    options_.registry->Touch(call_id, c.ticket);
+    if (absl::Status status = c.session->OnPartyUpdate(update); !status.ok()) {
+      return EventErrorAnswer(status, "party_update");
+    }
+    c.recorder.OnPartyUpdate(*c.session, update);
+    return JsonAnswer(200, StateJson(call_id, *c.session));
+  });
 }
 
 HttpResponse WebhookIngest::End(const std::string& call_id, absl::string_view body) {
-  v1::CallEnd end;
-  if (absl::Status parsed = webhook::ParseJsonEvent(body, "end", &end); !parsed.ok()) {
-    return ErrorAnswer(parsed);
-  }
-  auto call = Find(call_id);
-  if (!call.ok()) return ErrorAnswer(call.status());
-  Call& c = **call;
-  absl::MutexLock lock(&c.mu);
-  if (c.session == nullptr) return ErrorAnswer(EndedMeanwhile(call_id));
-  return JsonAnswer(200, ToJsonLine(EndLocked(c, end.reason(), /*unregister=*/true)));
+  return OnOpenCall<v1::CallEnd>(call_id, body, "end", [&](Call& c, const v1::CallEnd& end) {
+    return JsonAnswer(200, ToJsonLine(EndLocked(c, end.reason(), /*unregister=*/true)));
+  });
 }
 
 absl::StatusOr<std::shared_ptr<WebhookIngest::Call>> WebhookIngest::Find(

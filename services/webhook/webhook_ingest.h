@@ -103,6 +103,12 @@ class WebhookIngest {
   dashboard::HttpResponse End(const std::string& call_id, absl::string_view body)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // What the utterance, party and end routes share: parse the body as an `Event` (errors name
+  // `field`), find the open call, and run `handle(call, event)` under the call's lock.
+  template <typename Event, typename Fn>
+  dashboard::HttpResponse OnOpenCall(const std::string& call_id, absl::string_view body,
+                                     absl::string_view field, Fn handle) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The open call, or the NOT_FOUND status saying it never started or why it ended.
   absl::StatusOr<std::shared_ptr<Call>> Find(const std::string& call_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
