@@ -277,12 +277,19 @@ def live_page_checks(browser, server, args):
     check(any(a["violation"] == "THIRD_PARTY_DISCLOSURE" for a in alerts),
           f"the third-party call raised no THIRD_PARTY_DISCLOSURE alert: {replay.stdout}")
 
-    # The stored sequence of each alert, to find its card.
-    status, page = http_json("GET", server.url + "/api/alerts?page_size=100")
-    check(status == 200, f"/api/alerts: {status} {page}")
-    sequences = {a["alert"]["alertId"]: a["sequence"] for a in page["alerts"]}
-    check(set(sequences) == {a["alertId"] for a in alerts},
-          f"stored alerts {sorted(sequences)} differ from the alerts the calls got {[a['alertId'] for a in alerts]}")
+    # The stored sequence of each alert, to find its card. The store commits in the background,
+    # so the last alerts may land a moment after the calls got them.
+    expected_ids = {a["alertId"] for a in alerts}
+
+    def stored_sequences():
+        status, page = http_json("GET", server.url + "/api/alerts?page_size=100")
+        check(status == 200, f"/api/alerts: {status} {page}")
+        found = {a["alert"]["alertId"]: a["sequence"] for a in page["alerts"]}
+        check(set(found) <= expected_ids,
+              f"stored alerts {sorted(found)} include some the calls never got {sorted(expected_ids)}")
+        return found if set(found) == expected_ids else None
+
+    sequences = wait_for(f"the store to hold the alerts the calls got {sorted(expected_ids)}", stored_sequences)
 
     # 3. Every alert appears on the open page by itself, colored by its severity.
     wait_for("every alert on the live page", lambda: all(card_for(browser, sequences, a) for a in alerts))
