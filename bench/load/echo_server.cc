@@ -35,9 +35,9 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       if (ok) {
         HandleLocked(ByteBufferToString(read_buffer_));
       } else {
-        finishing_ = true;
+        flow_.finishing = true;
       }
-      actions = PumpLocked(ok && !finishing_);
+      actions = PumpLocked(ok && !flow_.finishing);
     }
     Apply(actions);
   }
@@ -48,12 +48,11 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       absl::MutexLock lock(&mu_);
       queue_.WriteDone();
       if (!ok) {
-        broken_ = true;
-        finishing_ = true;
+        flow_.broken = true;
+        flow_.finishing = true;
         queue_.DropWaiting();
       }
-      const bool resume = read_paused_ && !finishing_ && queue_.size() < kMaxQueuedEvents;
-      if (resume) read_paused_ = false;
+      const bool resume = ResumeReadAfterWrite(queue_, flow_, kMaxQueuedEvents);
       actions = PumpLocked(resume);
     }
     Apply(actions);
@@ -63,9 +62,9 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     Actions actions;
     {
       absl::MutexLock lock(&mu_);
-      if (finish_called_) return;
-      broken_ = true;
-      finishing_ = true;
+      if (flow_.finish_called) return;
+      flow_.broken = true;
+      flow_.finishing = true;
       actions = PumpLocked(false);
     }
     Apply(actions);
@@ -74,12 +73,7 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   void OnDone() override { delete this; }
 
  private:
-  struct Actions {
-    const grpc::ByteBuffer* write = nullptr;
-    bool read = false;
-    bool finish = false;
-    grpc::Status status;
-  };
+  using Actions = StreamActions;
 
   void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     v1::CallEvent event;
@@ -98,35 +92,18 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       answer.mutable_summary()->set_call_id(call_id_);
       answer.mutable_summary()->set_end_reason(event.end().reason());
       queue_.Push(MessageToByteBuffer(answer));
-      finishing_ = true;
+      flow_.finishing = true;
     }
   }
 
   Actions PumpLocked(bool want_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    Actions actions;
-    if (finish_called_) return actions;
-    if (want_read && !finishing_) {
-      if (queue_.size() < kMaxQueuedEvents) {
-        actions.read = true;
-      } else {
-        read_paused_ = true;
-      }
-    }
-    if (broken_) queue_.DropWaiting();
-    if (const grpc::ByteBuffer* next = queue_.StartNext(); next != nullptr) {
-      actions.write = next;
-    } else if (finishing_ && queue_.empty()) {
-      finish_called_ = true;
-      actions.finish = true;
-      actions.status = broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "stream broken") : grpc::Status::OK;
-    }
-    return actions;
+    return PumpStream(queue_, flow_, want_read, kMaxQueuedEvents);
   }
 
   void Apply(const Actions& actions) {
     if (actions.write != nullptr) StartWrite(actions.write);
     if (actions.read) StartRead(&read_buffer_);
-    if (actions.finish) Finish(actions.status);
+    if (actions.finish) Finish(actions.finish_status);
   }
 
   grpc::ByteBuffer read_buffer_;
@@ -134,10 +111,7 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   std::string call_id_ ABSL_GUARDED_BY(mu_);
   int32_t turns_ ABSL_GUARDED_BY(mu_) = 0;
   OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  StreamFlow flow_ ABSL_GUARDED_BY(mu_);
 };
 
 class EchoService final

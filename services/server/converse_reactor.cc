@@ -48,16 +48,16 @@ void ConverseReactor::OnReadDone(bool ok) {
     absl::MutexLock lock(&mu_);
     if (ok) {
       HandleEventLocked(ByteBufferToString(read_buffer_));
-      actions = PumpLocked(/*want_read=*/!finishing_);
+      actions = PumpLocked(/*want_read=*/!flow_.finishing);
     } else {
       // The client closed its side, or the transport broke.
-      if (!finishing_) {
+      if (!flow_.finishing) {
         if (context_->IsCancelled()) {
           BreakLocked();
         } else if (state_ == CallState::kActive) {
           EndCallLocked(kClosedWithoutEnd, /*send=*/true);
         }
-        finishing_ = true;
+        flow_.finishing = true;
       }
       actions = PumpLocked(/*want_read=*/false);
     }
@@ -72,15 +72,13 @@ void ConverseReactor::OnWriteDone(bool ok) {
     queue_.WriteDone();
     if (!ok) {
       queue_.DropWaiting();
-      if (!finishing_) {
+      if (!flow_.finishing) {
         BreakLocked();
       } else {
-        broken_ = true;
+        flow_.broken = true;
       }
     }
-    const bool resume = read_paused_ && !finishing_ && queue_.size() < kMaxQueuedEvents;
-    if (resume) read_paused_ = false;
-    actions = PumpLocked(resume);
+    actions = PumpLocked(ResumeReadAfterWrite(queue_, flow_, kMaxQueuedEvents));
   }
   Apply(actions);
 }
@@ -89,11 +87,11 @@ void ConverseReactor::OnCancel() {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    if (finish_called_) return;
-    if (!finishing_) {
+    if (flow_.finish_called) return;
+    if (!flow_.finishing) {
       BreakLocked();
     } else {
-      broken_ = true;
+      flow_.broken = true;
     }
     actions = PumpLocked(/*want_read=*/false);
   }
@@ -116,7 +114,7 @@ void ConverseReactor::OnIdleTimeout() {
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    if (state_ != CallState::kActive || finishing_) return;
+    if (state_ != CallState::kActive || flow_.finishing) return;
     // The call is over but the stream stays: later events get "call has ended".
     EndCallLocked(kIdleTimeout, /*send=*/true);
     actions = PumpLocked(/*want_read=*/false);
@@ -129,7 +127,7 @@ void ConverseReactor::OnTakeOver() {
   {
     absl::MutexLock lock(&mu_);
     // An unsequenced call cannot be parked: it keeps its stream, and the resume is refused.
-    if (state_ != CallState::kActive || !sequenced_ || finishing_ || finish_called_) return;
+    if (state_ != CallState::kActive || !sequenced_ || flow_.finishing || flow_.finish_called) return;
     BreakLocked();
     actions = PumpLocked(/*want_read=*/false);
   }
@@ -137,8 +135,8 @@ void ConverseReactor::OnTakeOver() {
 }
 
 void ConverseReactor::BreakLocked() {
-  broken_ = true;
-  finishing_ = true;
+  flow_.broken = true;
+  flow_.finishing = true;
   queue_.DropWaiting();
   if (state_ == CallState::kActive && sequenced_ && deps_.resume_grace > absl::ZeroDuration()) {
     ParkLocked();
@@ -182,25 +180,7 @@ void ConverseReactor::Apply(const Actions& actions) {
 }
 
 ConverseReactor::Actions ConverseReactor::PumpLocked(bool want_read) {
-  Actions actions;
-  if (finish_called_) return actions;
-  if (want_read && !finishing_) {
-    if (queue_.size() < kMaxQueuedEvents) {
-      actions.read = true;
-    } else {
-      read_paused_ = true;
-    }
-  }
-  if (broken_) queue_.DropWaiting();
-  if (const grpc::ByteBuffer* next = queue_.StartNext(); next != nullptr) {
-    actions.write = next;
-  } else if (finishing_ && queue_.empty()) {
-    finish_called_ = true;
-    actions.finish = true;
-    actions.finish_status =
-        broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "stream broken") : grpc::Status::OK;
-  }
-  return actions;
+  return PumpStream(queue_, flow_, want_read, kMaxQueuedEvents);
 }
 
 void ConverseReactor::HandleEventLocked(const std::string& wire) {
@@ -369,7 +349,7 @@ void ConverseReactor::HandlePartyUpdateLocked(const v1::PartyUpdate& update) {
 void ConverseReactor::HandleEndLocked(const v1::CallEnd& end) {
   if (RejectOutOfOrderLocked("end")) return;
   EndCallLocked(end.reason(), /*send=*/true);
-  finishing_ = true;
+  flow_.finishing = true;
 }
 
 bool ConverseReactor::RejectOutOfOrderLocked(absl::string_view event_name,
@@ -411,18 +391,18 @@ void ConverseReactor::EndCallLocked(absl::string_view reason, bool send) {
 
 void ConverseReactor::QueueLocked(v1::GuardEvent event) {
   if (!sequenced_) {
-    if (!broken_) queue_.Push(MessageToByteBuffer(event));
+    if (!flow_.broken) queue_.Push(MessageToByteBuffer(event));
     return;
   }
   const uint64_t seq = ring_.last_seq() + 1;
   event.set_seq(seq);
   grpc::ByteBuffer bytes = MessageToByteBuffer(event);
   ring_.Add(seq, bytes);
-  if (!broken_) queue_.Push(std::move(bytes));
+  if (!flow_.broken) queue_.Push(std::move(bytes));
 }
 
 void ConverseReactor::QueueControlLocked(const v1::GuardEvent& event) {
-  if (!broken_) queue_.Push(MessageToByteBuffer(event));
+  if (!flow_.broken) queue_.Push(MessageToByteBuffer(event));
 }
 
 void ConverseReactor::QueueAckLocked() {

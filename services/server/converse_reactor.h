@@ -65,12 +65,7 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   enum class CallState { kAwaitingStart, kActive, kEnded };
 
   // What to ask of gRPC once the lock is released.
-  struct Actions {
-    const grpc::ByteBuffer* write = nullptr;
-    bool read = false;
-    bool finish = false;
-    grpc::Status finish_status;
-  };
+  using Actions = StreamActions;
 
   // Lets the registry's sweeper reach this stream only while it exists.
   struct IdleHandle {
@@ -134,10 +129,7 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   uint64_t last_applied_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t applied_since_ack_ ABSL_GUARDED_BY(mu_) = 0;
   ResendRing ring_ ABSL_GUARDED_BY(mu_);
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // no more reads; finish once the queue drains
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;     // the transport failed: write nothing more
-  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  StreamFlow flow_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace callguard

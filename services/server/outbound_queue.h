@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/status.h"
 
 namespace callguard {
 
@@ -50,6 +51,55 @@ class OutboundQueue {
   std::vector<grpc::ByteBuffer> waiting_;
   size_t head_ = 0;  // waiting_[0, head_) were already taken
 };
+
+// Where a bidi stream stands: reading paused for back-pressure, finishing (no more reads;
+// finish once the queue drains), broken (the transport failed: write nothing more), finished.
+struct StreamFlow {
+  bool read_paused = false;
+  bool finishing = false;
+  bool broken = false;
+  bool finish_called = false;
+};
+
+// What a reactor starts next, decided under its lock and started after releasing it.
+struct StreamActions {
+  const grpc::ByteBuffer* write = nullptr;
+  bool read = false;
+  bool finish = false;
+  grpc::Status finish_status;
+};
+
+// The next steps of a stream with `queue` and `flow`: another read if wanted and fewer than
+// `max_queued` answers wait (else reading pauses), the next write, or the finish once a
+// finishing stream has written everything.
+inline StreamActions PumpStream(OutboundQueue& queue, StreamFlow& flow, bool want_read, size_t max_queued) {
+  StreamActions actions;
+  if (flow.finish_called) return actions;
+  if (want_read && !flow.finishing) {
+    if (queue.size() < max_queued) {
+      actions.read = true;
+    } else {
+      flow.read_paused = true;
+    }
+  }
+  if (flow.broken) queue.DropWaiting();
+  if (const grpc::ByteBuffer* next = queue.StartNext(); next != nullptr) {
+    actions.write = next;
+  } else if (flow.finishing && queue.empty()) {
+    flow.finish_called = true;
+    actions.finish = true;
+    actions.finish_status =
+        flow.broken ? grpc::Status(grpc::StatusCode::CANCELLED, "stream broken") : grpc::Status::OK;
+  }
+  return actions;
+}
+
+// After a write completed: whether a read paused for back-pressure may go on now.
+inline bool ResumeReadAfterWrite(const OutboundQueue& queue, StreamFlow& flow, size_t max_queued) {
+  if (!flow.read_paused || flow.finishing || queue.size() >= max_queued) return false;
+  flow.read_paused = false;
+  return true;
+}
 
 }  // namespace callguard
 
