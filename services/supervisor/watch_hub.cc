@@ -126,30 +126,7 @@ class Core {
       const uint64_t sequence = stored.sequence();
       if (sequence <= last_sequence_) return;  // counted by Start already
       last_sequence_ = sequence;
-      for (auto it = live_.begin(); it != live_.end();) {
-        Watcher& watcher = **it;
-        absl::MutexLock watcher_lock(&watcher.mu);
-        if (sequence <= watcher.alert_cursor) {  // the replay read it from the store already
-          ++it;
-          continue;
-        }
-        const uint64_t before = watcher.alert_cursor;
-        watcher.alert_cursor = sequence;
-        if (!AlertMatches(watcher.filter, stored)) {
-          ++it;
-          continue;
-        }
-        const bool was_empty = watcher.buffer.empty();
-        if (watcher.buffer.size() >= watcher.max_buffered) {
-          FallBehindLocked(watcher, before, watcher.ack_cursor);
-          to_wake.push_back(*it);
-          it = live_.erase(it);
-          continue;
-        }
-        *watcher.buffer.emplace_back().mutable_alert() = stored;
-        if (was_empty) to_wake.push_back(*it);
-        ++it;
-      }
+      FanOutLocked(stored, sequence, /*ack=*/false, &to_wake);
     }
     for (const auto& watcher : to_wake) watcher->Wake();
   }
@@ -161,32 +138,50 @@ class Core {
       const uint64_t ack_sequence = stored.acknowledgement().ack_sequence();
       if (ack_sequence <= last_ack_sequence_) return;
       last_ack_sequence_ = ack_sequence;
-      for (auto it = live_.begin(); it != live_.end();) {
-        Watcher& watcher = **it;
-        absl::MutexLock watcher_lock(&watcher.mu);
-        if (ack_sequence <= watcher.ack_cursor) {
-          ++it;
-          continue;
-        }
-        const uint64_t before = watcher.ack_cursor;
-        watcher.ack_cursor = ack_sequence;
-        if (!AlertMatches(watcher.filter, stored)) {
-          ++it;
-          continue;
-        }
-        const bool was_empty = watcher.buffer.empty();
-        if (watcher.buffer.size() >= watcher.max_buffered) {
-          FallBehindLocked(watcher, watcher.alert_cursor, before);
-          to_wake.push_back(*it);
-          it = live_.erase(it);
-          continue;
-        }
-        *watcher.buffer.emplace_back().mutable_acknowledgement() = stored.acknowledgement();
-        if (was_empty) to_wake.push_back(*it);
-        ++it;
-      }
+      FanOutLocked(stored, ack_sequence, /*ack=*/true, &to_wake);
     }
     for (const auto& watcher : to_wake) watcher->Wake();
+  }
+
+  // Offers one stored alert (or, with `ack`, its acknowledgement), numbered `sequence` in its
+  // own series, to every live watcher that has not seen it: a watcher whose filter matches
+  // gets it buffered; a watcher whose buffer is full falls behind and leaves the live set.
+  void FanOutLocked(const v1::StoredAlert& stored, uint64_t sequence, bool ack,
+                    std::vector<std::shared_ptr<Watcher>>* to_wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto it = live_.begin(); it != live_.end();) {
+      Watcher& watcher = **it;
+      absl::MutexLock watcher_lock(&watcher.mu);
+      uint64_t& cursor = ack ? watcher.ack_cursor : watcher.alert_cursor;
+      if (sequence <= cursor) {  // the replay read it from the store already
+        ++it;
+        continue;
+      }
+      const uint64_t before = cursor;
+      cursor = sequence;
+      if (!AlertMatches(watcher.filter, stored)) {
+        ++it;
+        continue;
+      }
+      const bool was_empty = watcher.buffer.empty();
+      if (watcher.buffer.size() >= watcher.max_buffered) {
+        // Resume from where it was in the series that overflowed, as it was in the other.
+        if (ack) {
+          FallBehindLocked(watcher, watcher.alert_cursor, before);
+        } else {
+          FallBehindLocked(watcher, before, watcher.ack_cursor);
+        }
+        to_wake->push_back(*it);
+        it = live_.erase(it);
+        continue;
+      }
+      if (ack) {
+        *watcher.buffer.emplace_back().mutable_acknowledgement() = stored.acknowledgement();
+      } else {
+        *watcher.buffer.emplace_back().mutable_alert() = stored;
+      }
+      if (was_empty) to_wake->push_back(*it);
+      ++it;
+    }
   }
 
   void OnBatchCommitted(int rows, absl::Duration latency) {
