@@ -287,14 +287,9 @@ bool ConverseReactor::HandleStartLocked(const v1::CallStart& start) {
                      "start");
     return false;
   }
-  std::shared_ptr<const Engine> engine = deps_.engines->Current();
-  if (engine->FindPolicy(start.policy()) == nullptr) {
-    const absl::Status status = engine->UnknownPolicyError(start.policy(), "start.policy");
-    QueueErrorLocked(status, QualifyField("start", FieldOf(status).empty() ? "policy" : FieldOf(status)));
-    return false;
-  }
+  // The session checks the start (call id, policy, names) as the webhook's does.
   CallSession::Options options;
-  options.engine = std::move(engine);
+  options.engine = deps_.engines->Current();
   options.start = start;
   options.limits = deps_.limits;
   options.clock = deps_.clock;
