@@ -24,7 +24,9 @@ std::string Usage() {
       "  --target HOST:PORT      server to load (default 127.0.0.1:50051)\n"
       "  --corpus FILE           labelled calls (JSONL) to play; repeatable (default: the\n"
       "                          repository's examples/calls-*.jsonl)\n"
-      "  --calls N               concurrent calls, one Converse stream each (default 100)\n"
+      "  --calls N               concurrent calls (default 100)\n"
+      "  --calls-per-stream K    1: one Converse stream per call (default); K > 1: the calls\n"
+      "                          share ceil(N/K) ConverseMany streams, K each\n"
       "  --connections N         TCP connections the calls share (default: one per 100 calls)\n"
       "  --rate-per-call R       final utterances per second per call, interim results in\n"
       "                          between; 0 = as fast as possible (default 0; alias --rate)\n"
@@ -116,6 +118,11 @@ int Main(int argc, char** argv) {
       corpus.push_back(value);
     } else if (name == "calls") {
       status = ParseInt(name, value, &options.calls);
+    } else if (name == "calls-per-stream") {
+      status = ParseInt(name, value, &options.calls_per_stream);
+      if (status.ok() && options.calls_per_stream == 0) {
+        status = absl::InvalidArgumentError("--calls-per-stream wants at least 1");
+      }
     } else if (name == "connections") {
       status = ParseInt(name, value, &options.connections);
     } else if (name == "rate-per-call" || name == "rate") {

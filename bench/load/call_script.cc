@@ -1,5 +1,8 @@
 #include "call_script.h"
 
+#include <cstdint>
+#include <utility>
+
 #include "replay.h"
 #include "transcript_io.h"
 
@@ -53,6 +56,39 @@ std::vector<CallScript> BuildScripts(const std::vector<v1::Transcript>& corpus, 
     scripts.push_back(std::move(script));
   }
   return scripts;
+}
+
+namespace {
+
+// Protobuf wire format: tag = field number << 3 | wire type 2 (length-delimited).
+constexpr char kCallIdTag = (1 << 3) | 2;
+constexpr char kEventTag = (2 << 3) | 2;
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+}  // namespace
+
+EnvelopeWriter::EnvelopeWriter(std::string_view call_id) {
+  prefix_.push_back(kCallIdTag);
+  AppendVarint(call_id.size(), &prefix_);
+  prefix_.append(call_id);
+  prefix_.push_back(kEventTag);
+}
+
+grpc::ByteBuffer EnvelopeWriter::Wrap(const grpc::ByteBuffer& event) const {
+  std::vector<grpc::Slice> slices;
+  // Dump only takes references; it fails only on a buffer that holds nothing at all.
+  if (!event.Dump(&slices).ok()) slices.clear();
+  std::string head = prefix_;
+  AppendVarint(event.Length(), &head);
+  slices.insert(slices.begin(), grpc::Slice(head));
+  return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
 grpc::ByteBuffer StartWire(const CallScript& script, const std::string& call_id) {

@@ -2,6 +2,7 @@
 #define CALLGUARD_BENCH_LOAD_CALL_SCRIPT_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "callguard/v1/guard.pb.h"
@@ -39,6 +40,19 @@ std::vector<CallScript> BuildScripts(const std::vector<v1::Transcript>& corpus, 
 grpc::ByteBuffer StartWire(const CallScript& script, const std::string& call_id);
 
 grpc::ByteBuffer ToByteBuffer(const google::protobuf::Message& message);
+
+// Wraps pre-serialized CallEvents of one call into CallEventEnvelope{call_id, event} without
+// parsing or copying them: the envelope is a few prefix bytes (field 1 with the call id, the tag
+// and length of field 2) followed by the event's own slices, shared by reference.
+class EnvelopeWriter {
+ public:
+  explicit EnvelopeWriter(std::string_view call_id);
+
+  grpc::ByteBuffer Wrap(const grpc::ByteBuffer& event) const;
+
+ private:
+  std::string prefix_;  // field 1 whole, then field 2's tag; each event adds its length
+};
 
 }  // namespace callguard::bench
 

@@ -1,10 +1,12 @@
 // callguard-echo-server: the transport floor for callguard-bench. The same proto, the same
 // gRPC settings and threads (ConfigureServerTransport), the same callback API and raw
-// ByteBuffer handling and bounded write queue as callguard-server's Converse, but no engine:
-// every want_verdict utterance gets an empty Verdict, a CallEnd gets an empty summary.
+// ByteBuffer handling and bounded write queue as callguard-server's Converse and ConverseMany,
+// but no engine: every want_verdict utterance gets an empty Verdict, a CallEnd gets an empty
+// summary (on ConverseMany each wrapped with its call's id).
 #include <pthread.h>
 #include <signal.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -12,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "callguard/v1/guard.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -22,10 +25,39 @@
 namespace callguard::bench {
 namespace {
 
+// What the floor remembers of one call: its id for the summary, its verdicts so far.
+struct EchoCall {
+  std::string call_id;
+  int32_t turns = 0;
+};
+
+// The floor's answer to one event of `call`, if it gets one: an empty Verdict for a want_verdict
+// utterance, a summary for the CallEnd. Returns whether `answer` was filled.
+bool AnswerEvent(const v1::CallEvent& event, EchoCall& call, v1::GuardEvent* answer) {
+  if (event.has_start()) {
+    if (!event.start().call_id().empty()) call.call_id = event.start().call_id();
+  } else if (event.has_utterance() && event.utterance().want_verdict()) {
+    v1::Verdict* verdict = answer->mutable_verdict();
+    verdict->set_utterance_id(event.utterance().utterance_id());
+    verdict->set_is_final(event.utterance().is_final());
+    verdict->set_turn(call.turns++);
+    return true;
+  } else if (event.has_end()) {
+    answer->mutable_summary()->set_call_id(call.call_id);
+    answer->mutable_summary()->set_end_reason(event.end().reason());
+    return true;
+  }
+  return false;
+}
+
+// The stream half both RPCs share with callguard-server's reactors: one read at a time, the
+// answers in a bounded write queue (reading pauses while it is full), the finish once a
+// finishing stream has written everything. Subclasses only answer what they read.
 class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   static constexpr size_t kMaxQueuedEvents = 32;  // as callguard-server
 
+  // gRPC holds the read until the handler has returned the reactor, so the subclass is built.
   EchoReactor() { StartRead(&read_buffer_); }
 
   void OnReadDone(bool ok) override {
@@ -72,29 +104,16 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
   void OnDone() override { delete this; }
 
+ protected:
+  // Queues the answers to one message read; sets flow_.finishing to end the stream.
+  virtual void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+
+  absl::Mutex mu_;
+  OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
+  StreamFlow flow_ ABSL_GUARDED_BY(mu_);
+
  private:
   using Actions = StreamActions;
-
-  void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    v1::CallEvent event;
-    if (!ParseMessage(wire, &event).ok()) return;
-    if (event.has_start()) {
-      call_id_ = event.start().call_id();
-    } else if (event.has_utterance() && event.utterance().want_verdict()) {
-      v1::GuardEvent answer;
-      v1::Verdict* verdict = answer.mutable_verdict();
-      verdict->set_utterance_id(event.utterance().utterance_id());
-      verdict->set_is_final(event.utterance().is_final());
-      verdict->set_turn(turns_++);
-      queue_.Push(MessageToByteBuffer(answer));
-    } else if (event.has_end()) {
-      v1::GuardEvent answer;
-      answer.mutable_summary()->set_call_id(call_id_);
-      answer.mutable_summary()->set_end_reason(event.end().reason());
-      queue_.Push(MessageToByteBuffer(answer));
-      flow_.finishing = true;
-    }
-  }
 
   Actions PumpLocked(bool want_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return PumpStream(queue_, flow_, want_read, kMaxQueuedEvents);
@@ -107,19 +126,51 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   }
 
   grpc::ByteBuffer read_buffer_;
-  absl::Mutex mu_;
-  std::string call_id_ ABSL_GUARDED_BY(mu_);
-  int32_t turns_ ABSL_GUARDED_BY(mu_) = 0;
-  OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
-  StreamFlow flow_ ABSL_GUARDED_BY(mu_);
+};
+
+// Converse: one call; its CallEnd ends the stream.
+class ConverseEcho final : public EchoReactor {
+ private:
+  void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+    v1::CallEvent event;
+    if (!ParseMessage(wire, &event).ok()) return;
+    v1::GuardEvent answer;
+    if (AnswerEvent(event, call_, &answer)) queue_.Push(MessageToByteBuffer(answer));
+    if (event.has_end()) flow_.finishing = true;
+  }
+
+  EchoCall call_ ABSL_GUARDED_BY(mu_);
+};
+
+// ConverseMany: every event names its call and every answer says whose it is; a CallEnd ends
+// only its call, the client's half-close ends the stream.
+class ConverseManyEcho final : public EchoReactor {
+ private:
+  void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+    v1::CallEventEnvelope envelope;
+    if (!ParseMessage(wire, &envelope).ok()) return;
+    EchoCall& call = calls_[envelope.call_id()];
+    if (call.call_id.empty()) call.call_id = envelope.call_id();
+    v1::GuardEventEnvelope answer;
+    if (AnswerEvent(envelope.event(), call, answer.mutable_event())) {
+      answer.set_call_id(envelope.call_id());
+      queue_.Push(MessageToByteBuffer(answer));
+    }
+    if (envelope.event().has_end()) calls_.erase(envelope.call_id());
+  }
+
+  absl::flat_hash_map<std::string, EchoCall> calls_ ABSL_GUARDED_BY(mu_);
 };
 
 class EchoService final
-    : public v1::CallGuard::WithRawCallbackMethod_Converse<
-          v1::CallGuard::WithRawCallbackMethod_Check<v1::CallGuard::Service>> {
+    : public v1::CallGuard::WithRawCallbackMethod_Converse<v1::CallGuard::WithRawCallbackMethod_ConverseMany<
+          v1::CallGuard::WithRawCallbackMethod_Check<v1::CallGuard::Service>>> {
  public:
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Converse(grpc::CallbackServerContext*) override {
-    return new EchoReactor();
+    return new ConverseEcho();
+  }
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ConverseMany(grpc::CallbackServerContext*) override {
+    return new ConverseManyEcho();
   }
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context, const grpc::ByteBuffer*,
                                   grpc::ByteBuffer*) override {

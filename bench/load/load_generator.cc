@@ -12,10 +12,14 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <queue>
 #include <sstream>
 #include <thread>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/numbers.h"
@@ -35,6 +39,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kConverseMethod[] = "/callguard.v1.CallGuard/Converse";
+constexpr char kConverseManyMethod[] = "/callguard.v1.CallGuard/ConverseMany";
 // Problems are counted; only the first few are also printed.
 constexpr int kProblemsLogged = 5;
 
@@ -112,61 +117,13 @@ class Scheduler {
   std::thread thread_;  // last: starts once the rest is built
 };
 
-class Generator;
+class StreamBase;
 
 // An utterance sent and not yet answered.
 struct Pending {
   const std::string* utterance_id;  // points into the script
   Clock::time_point sent;
   bool in_window;  // sent during the measured window: its latency counts
-};
-
-// One Converse stream playing one scripted call. Owned by itself (self_) until OnDone and by
-// any timer armed for it.
-class Stream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
- public:
-  Stream(Generator* generator, int slot, const CallScript* script, const std::string& call_id)
-      : generator_(generator), slot_(slot), script_(script), start_wire_(StartWire(*script, call_id)) {}
-
-  void Begin(std::shared_ptr<Stream> self, grpc::GenericStub* stub);
-  void Cancel() { context_.TryCancel(); }
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
-
- private:
-  // What to ask of gRPC once the lock is released.
-  struct Actions {
-    const grpc::ByteBuffer* write = nullptr;
-    bool write_last = false;
-    bool arm_timer = false;
-    Clock::time_point due;
-    bool release_hold = false;
-  };
-
-  void OnTimer(const std::shared_ptr<Stream>& self);
-  void AdvanceLocked(Clock::time_point now, Actions* actions);
-  void QueueLocked(const grpc::ByteBuffer* wire, bool last, Actions* actions);
-  void Apply(const Actions& actions, const std::shared_ptr<Stream>& self);
-
-  Generator* const generator_;
-  const int slot_;
-  const CallScript* const script_;
-  const grpc::ByteBuffer start_wire_;
-  grpc::ClientContext context_;
-  grpc::ByteBuffer read_buffer_;
-  std::shared_ptr<Stream> self_;
-
-  std::mutex mu_;
-  size_t next_step_ = 0;
-  Clock::time_point next_due_;
-  bool holding_ = false;  // paced: keeps OnDone away while the scheduler may still touch us
-  bool end_queued_ = false;
-  bool broken_ = false;
-  std::deque<std::pair<const grpc::ByteBuffer*, bool>> writes_;  // front: the write in flight
-  bool writing_ = false;
-  std::deque<Pending> pending_;
 };
 
 class Generator {
@@ -177,6 +134,7 @@ class Generator {
       period_ = std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(1.0 / options_.rate_per_call));
     }
+    calls_per_stream_ = std::max(1, options_.calls_per_stream);
   }
 
   absl::StatusOr<LoadReport> Run();
@@ -188,6 +146,18 @@ class Generator {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   bool recording() const { return recording_.load(std::memory_order_relaxed); }
   Scheduler& scheduler() { return *scheduler_; }
+  // When a slot plays its first call: the slots' starts are spread evenly over the ramp.
+  Clock::time_point SlotStart(int slot) const { return t0_ + ramp_ * slot / options_.calls; }
+
+  // The slot's next call: its script (neighbouring slots play different calls, each slot goes
+  // on through the corpus) and a call id never used before.
+  std::pair<const CallScript*, std::string> NextCall(int slot);
+  // A call played by NextCall is over (answered, or its stream ended): `lost` utterances of it
+  // were never answered.
+  void OnCallOver(size_t lost) {
+    lost_.fetch_add(static_cast<int64_t>(lost), std::memory_order_relaxed);
+    open_calls_.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void CountSent(bool is_final) {
     sent_.fetch_add(1, std::memory_order_relaxed);
@@ -201,10 +171,13 @@ class Generator {
   void OnStray(const std::string& what);
   void OnMismatch(const std::string& what);
   void OnSummary() { summaries_.fetch_add(1, std::memory_order_relaxed); }
-  void OnStreamDone(int slot, const grpc::Status& status, size_t lost);
+  void OnStreamDone(int stream, const grpc::Status& status);
 
  private:
-  void StartSlot(int slot);
+  bool multiplexed() const { return calls_per_stream_ > 1; }
+  // Opens stream number `stream`: a Converse stream for slot `stream`, or a ConverseMany
+  // stream for the slots [stream * calls_per_stream, ...).
+  void StartStream(int stream);
   void Problem(const std::string& what) {
     if (problems_logged_.fetch_add(1) < kProblemsLogged) std::cerr << "callguard-bench: " << what << "\n";
   }
@@ -212,13 +185,18 @@ class Generator {
   LoadOptions options_;
   bool paced_ = false;
   Clock::duration period_{};
+  int calls_per_stream_ = 1;
+  int streams_ = 0;
+  Clock::time_point t0_;
+  Clock::duration ramp_{};
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;
 
-  // Per slot: how many calls it played (for unique call ids) and its live stream, for cancelling.
+  // Per slot: how many calls it played (for unique call ids). Per stream number: the live
+  // stream, for cancelling.
   std::mutex slots_mu_;
   std::vector<int> iterations_;
-  std::vector<std::weak_ptr<Stream>> live_;
+  std::vector<std::weak_ptr<StreamBase>> live_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> recording_{false};
@@ -228,161 +206,477 @@ class Generator {
 
   std::atomic<int64_t> sent_{0}, finals_sent_{0}, verdicts_{0}, answered_{0}, utterance_errors_{0},
       event_errors_{0}, stray_{0}, mismatched_{0}, lost_{0}, started_{0}, streams_ok_{0},
-      streams_failed_{0}, summaries_{0};
+      streams_failed_{0}, summaries_{0}, calls_started_{0}, open_calls_{0};
   std::atomic<int> problems_logged_{0};
   LatencyHistogram latency_, eval_, lag_;
 };
 
-void Stream::Begin(std::shared_ptr<Stream> self, grpc::GenericStub* stub) {
-  self_ = std::move(self);
-  stub->PrepareBidiStreamingCall(&context_, kConverseMethod, grpc::StubOptions(), this);
-  Actions actions;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    next_due_ = Clock::now();
-    QueueLocked(&start_wire_, false, &actions);
-    AdvanceLocked(next_due_, &actions);
-    holding_ = actions.arm_timer;
-  }
-  if (holding_) AddHold();
-  StartRead(&read_buffer_);
-  Apply(actions, self_);
-  StartCall();
+// One scripted call as a dialer plays it: the CallStart, the steps at their pace (paced) or as
+// the window allows, the CallEnd; and the bookkeeping of its answers. The same on either RPC:
+// its events go to a Sink, its stream hands it the answers for it. Not thread-safe: the
+// stream's lock guards it.
+class CallPlayer {
+ public:
+  // Where the call's events go.
+  class Sink {
+   public:
+    // `call_end`: the call's last event.
+    virtual void Send(const grpc::ByteBuffer& event, bool call_end) = 0;
+
+   protected:
+    ~Sink() = default;
+  };
+
+  CallPlayer(Generator* generator, const CallScript* script, const std::string& call_id, Sink* sink)
+      : generator_(generator), script_(script), start_wire_(StartWire(*script, call_id)), sink_(sink) {}
+
+  bool end_sent() const { return end_sent_; }
+
+  // Sends the CallStart and what is due after it. Returns when to call Advance next (paced).
+  std::optional<Clock::time_point> Begin(Clock::time_point now);
+  // Sends what is due by `now`, or the CallEnd once the script is done or the run stops.
+  // Returns when to call it again (paced); as fast as possible it is called on every answer.
+  std::optional<Clock::time_point> Advance(Clock::time_point now);
+  // An answer about this call. Returns true once the call is over: its CallEnd was answered.
+  bool OnAnswer(const v1::GuardEvent& event, Clock::time_point now);
+  // The utterances sent and not answered, forgotten.
+  size_t TakeUnanswered() { return std::exchange(pending_, {}).size(); }
+
+ private:
+  Generator* const generator_;
+  const CallScript* const script_;
+  const grpc::ByteBuffer start_wire_;
+  Sink* const sink_;
+  size_t next_step_ = 0;
+  Clock::time_point next_due_;
+  bool end_sent_ = false;
+  std::deque<Pending> pending_;
+};
+
+std::optional<Clock::time_point> CallPlayer::Begin(Clock::time_point now) {
+  next_due_ = now;
+  sink_->Send(start_wire_, /*call_end=*/false);
+  return Advance(now);
 }
 
-void Stream::AdvanceLocked(Clock::time_point now, Actions* actions) {
-  while (!end_queued_) {
+std::optional<Clock::time_point> CallPlayer::Advance(Clock::time_point now) {
+  while (!end_sent_) {
     if (generator_->stopping() || next_step_ == script_->steps.size()) {
-      QueueLocked(&script_->end, /*last=*/true, actions);
-      end_queued_ = true;
-      actions->release_hold = holding_;
-      holding_ = false;
-      return;
+      end_sent_ = true;
+      sink_->Send(script_->end, /*call_end=*/true);
+      break;
     }
     const ScriptStep& step = script_->steps[next_step_];
     if (step.is_utterance) {
       if (generator_->paced()) {
         const Clock::time_point due =
             next_due_ + std::chrono::duration_cast<Clock::duration>(generator_->period() * step.wait_turns);
-        if (now < due) {
-          actions->arm_timer = true;
-          actions->due = due;
-          return;
-        }
+        if (now < due) return due;
         next_due_ = due;
         generator_->RecordLag(now - due);
       } else if (pending_.size() >= generator_->window()) {
-        return;
+        break;
       }
       pending_.push_back(Pending{&step.utterance_id, now, generator_->recording()});
       generator_->CountSent(step.is_final);
     }
-    QueueLocked(&step.wire, false, actions);
+    sink_->Send(step.wire, /*call_end=*/false);
     ++next_step_;
   }
+  return std::nullopt;
 }
 
-void Stream::QueueLocked(const grpc::ByteBuffer* wire, bool last, Actions* actions) {
-  writes_.emplace_back(wire, last);
-  if (!writing_ && !broken_) {
-    writing_ = true;
-    actions->write = wire;
-    actions->write_last = last;
-  }
-}
-
-void Stream::Apply(const Actions& actions, const std::shared_ptr<Stream>& self) {
-  if (actions.write != nullptr) {
-    if (actions.write_last) {
-      StartWriteLast(actions.write, grpc::WriteOptions());
+bool CallPlayer::OnAnswer(const v1::GuardEvent& event, Clock::time_point now) {
+  if (event.has_verdict()) {
+    if (pending_.empty() || *pending_.front().utterance_id != event.verdict().utterance_id()) {
+      generator_->OnMismatch(absl::StrCat("verdict for \"", event.verdict().utterance_id(), "\" while waiting for \"",
+                                          pending_.empty() ? "" : *pending_.front().utterance_id, "\""));
     } else {
-      StartWrite(actions.write);
+      generator_->OnVerdict(&pending_.front(), now, event.verdict().eval_ns());
+      pending_.pop_front();
     }
+    return false;
   }
-  if (actions.arm_timer) {
-    generator_->scheduler().At(actions.due, [self] { self->OnTimer(self); });
+  if (event.has_error()) {
+    const bool for_pending = !pending_.empty() && !event.error().utterance_id().empty() &&
+                             *pending_.front().utterance_id == event.error().utterance_id();
+    if (for_pending) pending_.pop_front();
+    generator_->OnAnswerError(for_pending, event.error().ShortDebugString());
+    // Nothing left to answer but the CallEnd: this error was its answer.
+    return !for_pending && end_sent_ && pending_.empty();
   }
-  if (actions.release_hold) RemoveHold();
+  if (event.has_summary()) {
+    generator_->OnSummary();
+    return true;
+  }
+  generator_->OnStray(event.ShortDebugString());
+  return false;
 }
 
-void Stream::OnTimer(const std::shared_ptr<Stream>& self) {
+// What both stream kinds share: the gRPC stream, its write queue (one write in flight), and the
+// hold that keeps it from finishing while scheduled tasks may still write on it. Owned by
+// itself (self_) until OnDone and by every task scheduled for it.
+class StreamBase : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamBase(Generator* generator, int stream) : generator_(generator), stream_(stream) {}
+  virtual ~StreamBase() = default;
+
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override { WriteCompleted(ok); }
+  void OnWritesDoneDone(bool ok) override { WriteCompleted(ok); }
+  void OnDone(const grpc::Status& status) override;
+
+ protected:
+  enum class WriteKind { kMessage, kLast, kWritesDone };
+
+  // What to ask of gRPC and the scheduler once the lock is released.
+  struct Actions {
+    bool start_write = false;
+    WriteKind kind = WriteKind::kMessage;
+    const grpc::ByteBuffer* write = nullptr;
+    bool arm_timer = false;
+    Clock::time_point due;
+    int timer_slot = 0;         // which call the timer advances, for the stream to check
+    uint64_t timer_call = 0;
+    bool release_hold = false;
+  };
+  using LockedStep = absl::FunctionRef<void(Clock::time_point now, Actions* actions)>;
+
+  // Starts the RPC with a hold, after `first_step` (under the lock) queued the first writes.
+  void Open(std::shared_ptr<StreamBase> self, grpc::GenericStub* stub, const char* method, LockedStep first_step);
+  // Runs `step` under the lock from a scheduled task, unless the stream is closed.
+  void RunScheduled(LockedStep step);
+
+  // Queues a write of `wire`, which must stay alive until it is written (the script's), or of
+  // `owned` (kept in the queue); none for kWritesDone.
+  void QueueLocked(const grpc::ByteBuffer* wire, WriteKind kind);
+  void QueueOwnedLocked(grpc::ByteBuffer owned, WriteKind kind);
+  // Nothing more goes out from outside gRPC's reactions: the last write is queued, or the
+  // stream is broken.
+  void ReleaseHoldLocked();
+  static void ArmTimer(std::optional<Clock::time_point> due, int slot, uint64_t call, Actions* actions) {
+    if (!due.has_value()) return;
+    actions->arm_timer = true;
+    actions->due = *due;
+    actions->timer_slot = slot;
+    actions->timer_call = call;
+  }
+  // Ends every locked section: starts the next write if none is in flight.
+  void CollectLocked(Actions* actions);
+  void Apply(const Actions& actions);
+
+  // Parses read_buffer_ and hands the answer to its call, under the lock.
+  virtual void OnAnswer(Clock::time_point now, Actions* actions) = 0;
+  // A timer armed with ArmTimer is due.
+  virtual void OnTimerLocked(int slot, uint64_t call, Clock::time_point now, Actions* actions) = 0;
+  // The stream is over: ends the calls still on it (OnCallOver).
+  virtual void EndCallsLocked() = 0;
+
+  Generator* const generator_;
+  const int stream_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer read_buffer_;
+  std::mutex mu_;
+
+ private:
+  struct Write {
+    const grpc::ByteBuffer* wire;  // null for kWritesDone
+    WriteKind kind;
+    grpc::ByteBuffer owned;
+  };
+
+  void WriteCompleted(bool ok);
+
+  std::shared_ptr<StreamBase> self_;
+  // Guarded by mu_. A deque keeps each queued write at its address while it is written.
+  std::deque<Write> writes_;  // front: the write in flight, if writing_
+  bool writing_ = false;
+  bool holding_ = false;
+  bool release_hold_ = false;  // holding_ just ended: remove the hold after unlocking
+  bool closed_ = false;        // broken, or the server has finished: write nothing more
+};
+
+void StreamBase::Open(std::shared_ptr<StreamBase> self, grpc::GenericStub* stub, const char* method,
+                      LockedStep first_step) {
+  self_ = std::move(self);
+  stub->PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    holding_ = true;
+    first_step(Clock::now(), &actions);
+    CollectLocked(&actions);
+  }
+  AddHold();  // the stream's (holding_)
+  AddHold();  // ours, as in RunScheduled: reactions may release the stream's before Apply
+  StartRead(&read_buffer_);
+  StartCall();
+  Apply(actions);
+  RemoveHold();
+}
+
+void StreamBase::RunScheduled(LockedStep step) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!holding_) return;
-    if (broken_) {
-      end_queued_ = true;
-      holding_ = false;
-      actions.release_hold = true;
-    } else {
-      AdvanceLocked(Clock::now(), &actions);
-    }
+    // This task's own hold: the stream's may end on another thread before ours is applied.
+    AddHold();
+    step(Clock::now(), &actions);
+    CollectLocked(&actions);
   }
-  Apply(actions, self);
+  Apply(actions);
+  RemoveHold();
 }
 
-void Stream::OnWriteDone(bool ok) {
+void StreamBase::QueueLocked(const grpc::ByteBuffer* wire, WriteKind kind) {
+  writes_.push_back(Write{wire, kind, grpc::ByteBuffer()});
+}
+
+void StreamBase::QueueOwnedLocked(grpc::ByteBuffer owned, WriteKind kind) {
+  Write& write = writes_.emplace_back(Write{nullptr, kind, std::move(owned)});
+  write.wire = &write.owned;
+}
+
+void StreamBase::ReleaseHoldLocked() {
+  if (!holding_) return;
+  holding_ = false;
+  release_hold_ = true;
+}
+
+void StreamBase::CollectLocked(Actions* actions) {
+  if (!writing_ && !closed_ && !writes_.empty()) {
+    writing_ = true;
+    actions->start_write = true;
+    actions->kind = writes_.front().kind;
+    actions->write = writes_.front().wire;
+  }
+  actions->release_hold = std::exchange(release_hold_, false);
+}
+
+void StreamBase::Apply(const Actions& actions) {
+  if (actions.start_write) {
+    switch (actions.kind) {
+      case WriteKind::kMessage:
+        StartWrite(actions.write);
+        break;
+      case WriteKind::kLast:
+        StartWriteLast(actions.write, grpc::WriteOptions());
+        break;
+      case WriteKind::kWritesDone:
+        StartWritesDone();
+        break;
+    }
+  }
+  if (actions.arm_timer) {
+    // Reading self_ is safe: it is cleared only in OnDone, which waits for our hold or reaction.
+    generator_->scheduler().At(actions.due, [self = self_, slot = actions.timer_slot, call = actions.timer_call] {
+      self->RunScheduled([&](Clock::time_point now, Actions* timer_actions) {
+        self->OnTimerLocked(slot, call, now, timer_actions);
+      });
+    });
+  }
+  if (actions.release_hold) RemoveHold();
+}
+
+void StreamBase::WriteCompleted(bool ok) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     if (!writes_.empty()) writes_.pop_front();
     if (!ok) {
-      broken_ = true;  // the status in OnDone says why
+      closed_ = true;  // the status in OnDone says why
       writes_.clear();
-    } else if (!writes_.empty()) {
-      writing_ = true;
-      actions.write = writes_.front().first;
-      actions.write_last = writes_.front().second;
+      ReleaseHoldLocked();
     }
+    CollectLocked(&actions);
   }
-  Apply(actions, nullptr);
+  Apply(actions);
 }
 
-void Stream::OnReadDone(bool ok) {
-  if (!ok) return;  // the server finished; OnDone follows
-  v1::GuardEvent event;
-  const bool parsed = grpc::SerializationTraits<v1::GuardEvent>::Deserialize(&read_buffer_, &event).ok();
-  const Clock::time_point now = Clock::now();
+void StreamBase::OnReadDone(bool ok) {
   Actions actions;
+  if (!ok) {
+    // The server finished the stream (OnDone follows once our hold is gone): nothing more to send.
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    ReleaseHoldLocked();
+    CollectLocked(&actions);
+  } else {
+    OnAnswer(Clock::now(), &actions);
+    StartRead(&read_buffer_);
+  }
+  Apply(actions);
+}
+
+void StreamBase::OnDone(const grpc::Status& status) {
   {
+    std::lock_guard<std::mutex> lock(mu_);
+    EndCallsLocked();
+  }
+  std::shared_ptr<StreamBase> keep = std::move(self_);  // may free this on return
+  generator_->OnStreamDone(stream_, status);
+}
+
+// One call on a Converse stream of its own: the stream ends with the call.
+class Stream final : public StreamBase, private CallPlayer::Sink {
+ public:
+  Stream(Generator* generator, int slot, const CallScript* script, const std::string& call_id)
+      : StreamBase(generator, slot), player_(generator, script, call_id, this) {}
+
+  void Begin(std::shared_ptr<Stream> self, grpc::GenericStub* stub) {
+    Open(std::move(self), stub, kConverseMethod, [this](Clock::time_point now, Actions* actions) {
+      ArmTimer(player_.Begin(now), 0, 0, actions);
+    });
+  }
+
+ private:
+  void Send(const grpc::ByteBuffer& event, bool call_end) override {
+    QueueLocked(&event, call_end ? WriteKind::kLast : WriteKind::kMessage);
+    if (call_end) ReleaseHoldLocked();
+  }
+
+  void OnAnswer(Clock::time_point now, Actions* actions) override {
+    v1::GuardEvent event;
+    const bool parsed = grpc::SerializationTraits<v1::GuardEvent>::Deserialize(&read_buffer_, &event).ok();
     std::lock_guard<std::mutex> lock(mu_);
     if (!parsed) {
       generator_->OnAnswerError(false, "an answer that does not parse as a GuardEvent");
-    } else if (event.has_verdict()) {
-      if (pending_.empty() || *pending_.front().utterance_id != event.verdict().utterance_id()) {
-        generator_->OnMismatch(absl::StrCat("verdict for \"", event.verdict().utterance_id(),
-                                            "\" while waiting for \"",
-                                            pending_.empty() ? "" : *pending_.front().utterance_id, "\""));
-      } else {
-        generator_->OnVerdict(&pending_.front(), now, event.verdict().eval_ns());
-        pending_.pop_front();
-      }
-    } else if (event.has_error()) {
-      const bool for_pending = !pending_.empty() && !event.error().utterance_id().empty() &&
-                               *pending_.front().utterance_id == event.error().utterance_id();
-      if (for_pending) pending_.pop_front();
-      generator_->OnAnswerError(for_pending, event.error().ShortDebugString());
-    } else if (event.has_summary()) {
-      generator_->OnSummary();
     } else {
-      generator_->OnStray(event.ShortDebugString());
+      player_.OnAnswer(event, now);  // the server's finish ends the call
+      if (!generator_->paced()) ArmTimer(player_.Advance(now), 0, 0, actions);
     }
-    if (!generator_->paced()) AdvanceLocked(now, &actions);
+    CollectLocked(actions);
   }
-  StartRead(&read_buffer_);
-  Apply(actions, nullptr);
-}
 
-void Stream::OnDone(const grpc::Status& status) {
-  size_t lost = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    lost = pending_.size();
-    pending_.clear();
+  void OnTimerLocked(int, uint64_t, Clock::time_point now, Actions* actions) override {
+    if (!player_.end_sent()) ArmTimer(player_.Advance(now), 0, 0, actions);
   }
-  std::shared_ptr<Stream> keep = std::move(self_);  // may free this on return
-  generator_->OnStreamDone(slot_, status, lost);
+
+  void EndCallsLocked() override { generator_->OnCallOver(player_.TakeUnanswered()); }
+
+  CallPlayer player_;
+};
+
+// Many calls on one ConverseMany stream: each slot plays calls one after another as a Converse
+// slot does, every event wrapped in an envelope naming its call, every answer routed by the
+// call id in its envelope. The stream ends (WritesDone) once every slot has stopped.
+class ManyStream final : public StreamBase {
+ public:
+  ManyStream(Generator* generator, int stream, int first_slot, int slots)
+      : StreamBase(generator, stream), slots_(static_cast<size_t>(slots)) {
+    for (int i = 0; i < slots; ++i) {
+      slots_[static_cast<size_t>(i)].stream = this;
+      slots_[static_cast<size_t>(i)].slot = first_slot + i;
+    }
+  }
+
+  void Begin(std::shared_ptr<ManyStream> self, grpc::GenericStub* stub) {
+    Open(self, stub, kConverseManyMethod, [](Clock::time_point, Actions*) {});
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      generator_->scheduler().At(generator_->SlotStart(slots_[i].slot), [self, i] {
+        self->RunScheduled([&](Clock::time_point now, Actions* actions) { self->NextCallLocked(i, now, actions); });
+      });
+    }
+  }
+
+ private:
+  struct Slot final : CallPlayer::Sink {
+    void Send(const grpc::ByteBuffer& event, bool) override {
+      stream->QueueOwnedLocked(envelope->Wrap(event), WriteKind::kMessage);
+    }
+
+    ManyStream* stream = nullptr;
+    int slot = 0;
+    uint64_t calls = 0;  // calls begun; tells a timer of an earlier call from the current one
+    std::optional<EnvelopeWriter> envelope;
+    std::unique_ptr<CallPlayer> player;
+    bool stopped = false;
+  };
+
+  // Begins the slot's next call, or stops the slot once the run stops; the last slot to stop
+  // closes the stream.
+  void NextCallLocked(size_t index, Clock::time_point now, Actions* actions) {
+    Slot& slot = slots_[index];
+    if (slot.stopped) return;
+    if (generator_->stopping()) {
+      slot.stopped = true;
+      if (++slots_stopped_ == slots_.size()) {
+        QueueLocked(nullptr, WriteKind::kWritesDone);
+        ReleaseHoldLocked();
+      }
+      return;
+    }
+    auto [script, call_id] = generator_->NextCall(slot.slot);
+    slot.envelope.emplace(call_id);
+    slot.player = std::make_unique<CallPlayer>(generator_, script, call_id, &slot);
+    by_call_id_[std::move(call_id)] = index;
+    ++slot.calls;
+    ArmTimer(slot.player->Begin(now), static_cast<int>(index), slot.calls, actions);
+  }
+
+  void OnAnswer(Clock::time_point now, Actions* actions) override {
+    v1::GuardEventEnvelope envelope;
+    const bool parsed = grpc::SerializationTraits<v1::GuardEventEnvelope>::Deserialize(&read_buffer_, &envelope).ok();
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto it = parsed ? by_call_id_.find(envelope.call_id()) : by_call_id_.end();
+    if (!parsed) {
+      generator_->OnAnswerError(false, "an answer that does not parse as a GuardEventEnvelope");
+    } else if (it == by_call_id_.end()) {
+      if (envelope.event().has_error()) {
+        generator_->OnAnswerError(false, envelope.ShortDebugString());
+      } else {
+        generator_->OnStray(absl::StrCat("answer for no live call: ", envelope.ShortDebugString()));
+      }
+    } else {
+      const size_t index = it->second;
+      Slot& slot = slots_[index];
+      if (slot.player->OnAnswer(envelope.event(), now)) {
+        generator_->OnCallOver(slot.player->TakeUnanswered());
+        by_call_id_.erase(it);
+        slot.player.reset();
+        NextCallLocked(index, now, actions);
+      } else if (!generator_->paced()) {
+        ArmTimer(slot.player->Advance(now), static_cast<int>(index), slot.calls, actions);
+      }
+    }
+    CollectLocked(actions);
+  }
+
+  void OnTimerLocked(int index, uint64_t call, Clock::time_point now, Actions* actions) override {
+    Slot& slot = slots_[static_cast<size_t>(index)];
+    if (slot.calls != call || slot.player == nullptr || slot.player->end_sent()) return;
+    ArmTimer(slot.player->Advance(now), index, call, actions);
+  }
+
+  void EndCallsLocked() override {
+    for (Slot& slot : slots_) {
+      if (slot.player == nullptr) continue;
+      generator_->OnCallOver(slot.player->TakeUnanswered());
+      slot.player.reset();
+    }
+    by_call_id_.clear();
+  }
+
+  std::vector<Slot> slots_;  // never resized: the players point at their slot
+  absl::flat_hash_map<std::string, size_t> by_call_id_;  // live calls -> their slot
+  size_t slots_stopped_ = 0;
+};
+
+std::pair<const CallScript*, std::string> Generator::NextCall(int slot) {
+  int iteration = 0;
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    iteration = iterations_[static_cast<size_t>(slot)]++;
+  }
+  calls_started_.fetch_add(1, std::memory_order_relaxed);
+  open_calls_.fetch_add(1, std::memory_order_relaxed);
+  const size_t n = options_.scripts.size();
+  const CallScript* script = &options_.scripts[(static_cast<size_t>(slot) + static_cast<size_t>(iteration)) % n];
+  return {script, absl::StrCat("bench-", slot, "-", iteration)};
 }
 
 void Generator::OnVerdict(const Pending* pending, Clock::time_point now, int64_t eval_ns) {
@@ -414,33 +708,38 @@ void Generator::OnMismatch(const std::string& what) {
   Problem(what);
 }
 
-void Generator::StartSlot(int slot) {
+void Generator::StartStream(int stream) {
   if (stopping()) {
     std::lock_guard<std::mutex> lock(open_mu_);
     --open_;
     open_cv_.notify_all();
     return;
   }
-  int iteration = 0;
-  {
-    std::lock_guard<std::mutex> lock(slots_mu_);
-    iteration = iterations_[slot]++;
-  }
-  // Neighbouring slots play different calls; each slot goes on through the corpus.
-  const size_t n = options_.scripts.size();
-  const CallScript& script = options_.scripts[(static_cast<size_t>(slot) + static_cast<size_t>(iteration)) % n];
-  auto stream = std::make_shared<Stream>(this, slot, &script, absl::StrCat("bench-", slot, "-", iteration));
-  {
-    std::lock_guard<std::mutex> lock(slots_mu_);
-    live_[slot] = stream;
-  }
   started_.fetch_add(1, std::memory_order_relaxed);
-  Stream* raw = stream.get();
-  raw->Begin(std::move(stream), stubs_[static_cast<size_t>(slot) % stubs_.size()].get());
+  grpc::GenericStub* stub = stubs_[static_cast<size_t>(stream) % stubs_.size()].get();
+  if (!multiplexed()) {
+    auto [script, call_id] = NextCall(stream);
+    auto converse = std::make_shared<Stream>(this, stream, script, call_id);
+    {
+      std::lock_guard<std::mutex> lock(slots_mu_);
+      live_[static_cast<size_t>(stream)] = converse;
+    }
+    Stream* raw = converse.get();
+    raw->Begin(std::move(converse), stub);
+    return;
+  }
+  const int first_slot = stream * calls_per_stream_;
+  auto many =
+      std::make_shared<ManyStream>(this, stream, first_slot, std::min(calls_per_stream_, options_.calls - first_slot));
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    live_[static_cast<size_t>(stream)] = many;
+  }
+  ManyStream* raw = many.get();
+  raw->Begin(std::move(many), stub);
 }
 
-void Generator::OnStreamDone(int slot, const grpc::Status& status, size_t lost) {
-  lost_.fetch_add(static_cast<int64_t>(lost), std::memory_order_relaxed);
+void Generator::OnStreamDone(int stream, const grpc::Status& status) {
   if (status.ok()) {
     streams_ok_.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -448,10 +747,11 @@ void Generator::OnStreamDone(int slot, const grpc::Status& status, size_t lost) 
     Problem(absl::StrCat("stream failed: ", status.error_code(), " ", status.error_message()));
   }
   if (!stopping()) {
-    // The slot's next call, started from the scheduler's thread rather than inside OnDone;
-    // after a failure a little later, so that a server gone away is not hammered.
+    // A Converse slot's next call, or a failed ConverseMany stream again, started from the
+    // scheduler's thread rather than inside OnDone; after a failure a little later, so that a
+    // server gone away is not hammered.
     const Clock::duration backoff = status.ok() ? Clock::duration::zero() : std::chrono::milliseconds(100);
-    scheduler_->At(Clock::now() + backoff, [this, slot] { StartSlot(slot); });
+    scheduler_->At(Clock::now() + backoff, [this, stream] { StartStream(stream); });
     return;
   }
   std::lock_guard<std::mutex> lock(open_mu_);
@@ -482,6 +782,9 @@ absl::StatusOr<LoadReport> Generator::Run() {
   report.scenario = options_.scenario;
   report.label = options_.label;
   report.calls = options_.calls;
+  report.calls_per_stream = calls_per_stream_;
+  streams_ = (options_.calls + calls_per_stream_ - 1) / calls_per_stream_;
+  report.streams = streams_;
   report.connections = connections;
   report.window = paced_ ? 0 : static_cast<int>(window());
   report.rate_per_call = options_.rate_per_call;
@@ -508,16 +811,16 @@ absl::StatusOr<LoadReport> Generator::Run() {
 
   scheduler_ = std::make_unique<Scheduler>();
   iterations_.assign(static_cast<size_t>(options_.calls), 0);
-  live_.resize(static_cast<size_t>(options_.calls));
-  open_ = options_.calls;
-  const Clock::time_point t0 = Clock::now();
-  const auto ramp = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.ramp_s));
-  for (int slot = 0; slot < options_.calls; ++slot) {
-    scheduler_->At(t0 + ramp * slot / options_.calls, [this, slot] { StartSlot(slot); });
+  live_.resize(static_cast<size_t>(streams_));
+  open_ = streams_;
+  t0_ = Clock::now();
+  ramp_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.ramp_s));
+  for (int stream = 0; stream < streams_; ++stream) {
+    scheduler_->At(SlotStart(stream * calls_per_stream_), [this, stream] { StartStream(stream); });
   }
 
   std::this_thread::sleep_until(
-      t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.ramp_s + options_.settle_s)));
+      t0_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.ramp_s + options_.settle_s)));
   ProcessSample server_before;
   if (options_.server_pid > 0) server_before = SampleProcess(options_.server_pid).value_or(ProcessSample());
   const double self_before = SelfCpuSeconds();
@@ -533,10 +836,7 @@ absl::StatusOr<LoadReport> Generator::Run() {
   const double self_after = SelfCpuSeconds();
   ProcessSample server_after;
   if (options_.server_pid > 0) server_after = SampleProcess(options_.server_pid).value_or(ProcessSample());
-  {
-    std::lock_guard<std::mutex> lock(slots_mu_);
-    for (const auto& weak : live_) report.open_calls_at_rss += weak.expired() ? 0 : 1;
-  }
+  report.open_calls_at_rss = open_calls_.load();
 
   // Every call ends with its CallEnd; what has not come back by the deadline is lost.
   stopping_.store(true, std::memory_order_release);
@@ -547,10 +847,15 @@ absl::StatusOr<LoadReport> Generator::Run() {
     if (!open_cv_.wait_for(lock, drain, [this] { return open_ == 0; })) {
       lock.unlock();
       std::cerr << "callguard-bench: calls still open after the drain timeout; cancelling them\n";
-      std::lock_guard<std::mutex> slots_lock(slots_mu_);
-      for (const auto& weak : live_) {
-        if (auto stream = weak.lock()) stream->Cancel();
+      std::vector<std::shared_ptr<StreamBase>> open_streams;
+      {
+        std::lock_guard<std::mutex> slots_lock(slots_mu_);
+        for (const auto& weak : live_) {
+          if (auto stream = weak.lock()) open_streams.push_back(std::move(stream));
+        }
       }
+      // Outside the lock: cancelling may run the streams' reactions on this thread.
+      for (const auto& stream : open_streams) stream->Cancel();
     }
   }
   {
@@ -568,6 +873,7 @@ absl::StatusOr<LoadReport> Generator::Run() {
   report.mismatched = mismatched_;
   report.lost = lost_;
   report.streams_started = started_;
+  report.calls_started = calls_started_;
   report.streams_ok = streams_ok_;
   report.streams_failed = streams_failed_;
   report.summaries = summaries_;
@@ -627,6 +933,12 @@ std::string JsonString(absl::string_view s) {
   return out + "\"";
 }
 
+// "10000 Converse streams" or "100 ConverseMany streams of 100 calls".
+std::string StreamsText(int calls_per_stream, int streams) {
+  if (calls_per_stream <= 1) return absl::StrFormat("%d Converse streams", streams);
+  return absl::StrFormat("%d ConverseMany streams of %d calls", streams, calls_per_stream);
+}
+
 }  // namespace
 
 absl::StatusOr<LoadReport> RunLoad(LoadOptions options) {
@@ -636,8 +948,9 @@ absl::StatusOr<LoadReport> RunLoad(LoadOptions options) {
 
 std::string ReportTable(const LoadReport& r) {
   std::string out = absl::StrFormat(
-      "callguard-bench %s%s%s: %d calls on %d connections to %s, %s, %.1f s measured\n",
-      r.scenario, r.scenario.empty() || r.label.empty() ? "" : " ", r.label, r.calls, r.connections, r.target,
+      "callguard-bench %s%s%s: %d calls on %s over %d connections to %s, %s, %.1f s measured\n",
+      r.scenario, r.scenario.empty() || r.label.empty() ? "" : " ", r.label, r.calls, StreamsText(r.calls_per_stream, r.streams),
+      r.connections, r.target,
       r.rate_per_call > 0 ? absl::StrFormat("%.3g final utterances/s per call with interim results", r.rate_per_call)
                           : absl::StrFormat("as fast as possible, %d in flight per call", r.window),
       r.window_s);
@@ -646,9 +959,10 @@ std::string ReportTable(const LoadReport& r) {
   absl::StrAppendFormat(&out, "  engine eval       %s\n", QuantilesLine(r.eval));
   if (r.rate_per_call > 0) absl::StrAppendFormat(&out, "  send lag          %s\n", QuantilesLine(r.lag));
   absl::StrAppendFormat(&out,
-                        "  sent              %d utterances (%d final), %d verdicts, %d streams (%d ok, %d failed)\n",
-                        r.utterances_sent, r.finals_sent, r.verdicts, r.streams_started, r.streams_ok,
-                        r.streams_failed);
+                        "  sent              %d utterances (%d final), %d verdicts, %d calls (%d summaries), "
+                        "%d streams (%d ok, %d failed)\n",
+                        r.utterances_sent, r.finals_sent, r.verdicts, r.calls_started, r.summaries, r.streams_started,
+                        r.streams_ok, r.streams_failed);
   absl::StrAppendFormat(&out,
                         "  errors            %d (utterance errors %d, other error events %d, unexpected events %d, "
                         "out-of-order verdicts %d, failed streams %d)\n",
@@ -670,9 +984,10 @@ std::string ReportJson(const LoadReport& r) {
   absl::StrAppendFormat(&out, "\"scenario\": %s, \"label\": %s, \"target\": %s, ", JsonString(r.scenario),
                         JsonString(r.label), JsonString(r.target));
   absl::StrAppendFormat(&out,
-                        "\"calls\": %d, \"connections\": %d, \"rate_per_call\": %g, \"window\": %d, "
-                        "\"duration_s\": %g, \"window_s\": %.3f, ",
-                        r.calls, r.connections, r.rate_per_call, r.window, r.duration_s, r.window_s);
+                        "\"calls\": %d, \"calls_per_stream\": %d, \"streams\": %d, \"connections\": %d, "
+                        "\"rate_per_call\": %g, \"window\": %d, \"duration_s\": %g, \"window_s\": %.3f, ",
+                        r.calls, r.calls_per_stream, r.streams, r.connections, r.rate_per_call, r.window, r.duration_s,
+                        r.window_s);
   absl::StrAppendFormat(&out,
                         "\"throughput\": %.1f, \"window_answers\": %d, \"utterances_sent\": %d, \"finals_sent\": %d, "
                         "\"verdicts\": %d, ",
@@ -682,8 +997,9 @@ std::string ReportJson(const LoadReport& r) {
                         "\"mismatched\": %d, \"lost\": %d, ",
                         r.errors(), r.utterance_errors, r.event_errors, r.stray_events, r.mismatched, r.lost);
   absl::StrAppendFormat(&out,
-                        "\"streams_started\": %d, \"streams_ok\": %d, \"streams_failed\": %d, \"summaries\": %d, ",
-                        r.streams_started, r.streams_ok, r.streams_failed, r.summaries);
+                        "\"streams_started\": %d, \"streams_ok\": %d, \"streams_failed\": %d, \"calls_started\": %d, "
+                        "\"summaries\": %d, ",
+                        r.streams_started, r.streams_ok, r.streams_failed, r.calls_started, r.summaries);
   absl::StrAppendFormat(&out, "\"latency\": %s, \"eval\": %s, \"lag\": %s, ", QuantilesJson(r.latency),
                         QuantilesJson(r.eval), QuantilesJson(r.lag));
   absl::StrAppendFormat(&out, "\"client_cpu_us_per_utterance\": %.3f", r.client_cpu_us_per_utterance);
@@ -786,8 +1102,11 @@ absl::StatusOr<std::string> CompareReports(const std::vector<std::string>& json_
       return v == nullptr ? 0.0 : v->number_value();
     };
     const double rate = number("rate_per_call");
-    absl::StrAppendFormat(&out, "\nscenario %s: %.0f calls on %.0f connections, %s; medians of %d run(s) each\n",
-                          scenario, number("calls"), number("connections"),
+    const int calls_per_stream = static_cast<int>(std::max(1.0, number("calls_per_stream")));
+    const int streams = static_cast<int>(number("streams"));
+    absl::StrAppendFormat(&out, "\nscenario %s: %.0f calls on %s over %.0f connections, %s; medians of %d run(s) each\n",
+                          scenario, number("calls"), StreamsText(calls_per_stream, streams > 0 ? streams : static_cast<int>(number("calls"))),
+                          number("connections"),
                           rate > 0 ? absl::StrFormat("%g final utterances/s per call + interim", rate)
                                    : std::string("as fast as possible"),
                           runs[{scenario, order.front()}].size());

@@ -15,7 +15,10 @@ namespace callguard::bench {
 struct LoadOptions {
   std::string target = "127.0.0.1:50051";
   std::vector<CallScript> scripts;  // calls loop over these
-  int calls = 100;                   // concurrent Converse streams
+  int calls = 100;                   // concurrent calls
+  // 1: each call on a Converse stream of its own; K > 1: K calls per ConverseMany stream, so
+  // ceil(calls / K) streams.
+  int calls_per_stream = 1;
   int connections = 0;               // 0: one per 100 calls
   // Final utterances per second per call, interim results spread in between; 0: as fast as
   // possible, `window` utterances in flight per call.
@@ -37,7 +40,7 @@ struct Quantiles {
 
 struct LoadReport {
   std::string target, scenario, label;
-  int calls = 0, connections = 0, window = 0;
+  int calls = 0, calls_per_stream = 1, streams = 0, connections = 0, window = 0;
   double rate_per_call = 0, duration_s = 0;
 
   // The whole run, ramp and drain included.
@@ -49,7 +52,8 @@ struct LoadReport {
   int64_t stray_events = 0;      // Alert events, which want_verdict rules out
   int64_t mismatched = 0;        // a verdict for another utterance than the next one due
   int64_t lost = 0;              // sent and never answered
-  int64_t streams_started = 0, streams_ok = 0, streams_failed = 0, summaries = 0;
+  int64_t streams_started = 0, streams_ok = 0, streams_failed = 0;
+  int64_t calls_started = 0, summaries = 0;
 
   // The measured window.
   double window_s = 0;

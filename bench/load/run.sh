@@ -5,12 +5,16 @@
 #
 #   bench/load/run.sh            every scenario, REPEAT (default 3) runs per server; medians
 #   bench/load/run.sh a b        only some scenarios
+#   bench/load/run.sh c-many     scenario c with its calls multiplexed on ConverseMany streams
 #
 # Scenarios and targets:
 #   a  100 concurrent streams as fast as possible       throughput >= 85% of echo
 #   b  1,000 calls, 1 final utterance/s each + interim  p99 latency < 2 ms
 #   c  10,000 live calls, mostly idle                   server memory per live call <= 16 KiB
 #   d  (every run) no error and no lost answer
+# a-many, b-many, c-many: the same loads and targets, the calls carried by ConverseMany streams
+# (10 calls per stream for a, 100 for b and c) instead of one Converse stream each; echo plays
+# them the same way. Not run by default: name them.
 # Each run gets a freshly started server on 127.0.0.1 port 0; traffic stays on loopback.
 # Env: CALLGUARD_BUILD_DIR (default build), REPEAT, KEEP=1 keeps the reports folder.
 set -euo pipefail
@@ -76,7 +80,10 @@ scenario_flags() {
     a) echo "--calls 100 --rate-per-call 0 --duration-s 10 --ramp-s 0.5 --settle-s 1" ;;
     b) echo "--calls 1000 --rate-per-call 1 --duration-s 15 --ramp-s 2 --settle-s 2" ;;
     c) echo "--calls 10000 --rate-per-call 0.02 --duration-s 10 --ramp-s 10 --settle-s 3 --drain-timeout-s 60" ;;
-    *) echo "run.sh: unknown scenario $1 (a, b or c)" >&2; exit 2 ;;
+    a-many) echo "$(scenario_flags a) --calls-per-stream 10" ;;
+    b-many) echo "$(scenario_flags b) --calls-per-stream 100" ;;
+    c-many) echo "$(scenario_flags c) --calls-per-stream 100" ;;
+    *) echo "run.sh: unknown scenario $1 (a, b, c, a-many, b-many or c-many)" >&2; exit 2 ;;
   esac
 }
 
@@ -99,15 +106,23 @@ for scenario in "${SCENARIOS[@]}"; do
   done
 done
 
+# The targets of the scenarios run (SCENARIO-many has its SCENARIO's).
+scenario_expectations() {
+  local base=${1%-many}
+  case "$base" in
+    a) echo "$1:ratio:throughput>=0.85" ;;
+    b) echo "$1:latency.p99_us<2000" ;;
+    c) echo "$1:server.rss_per_call_kib<=16" ;;
+  esac
+  echo "$1:errors<=0"
+  echo "$1:lost<=0"
+}
+
 reports=()
+expectations=()
 for scenario in "${SCENARIOS[@]}"; do
-  for f in "$OUT/$scenario"-*.json; do reports+=("$f"); done
+  # By kind: "c-*" would also take c-many's reports.
+  for f in "$OUT/$scenario"-echo-*.json "$OUT/$scenario"-callguard-*.json; do reports+=("$f"); done
+  while read -r e; do expectations+=(--expect "$e"); done < <(scenario_expectations "$scenario")
 done
-"$BIN/callguard-bench" compare --baseline echo \
-  --expect "a:ratio:throughput>=0.85" \
-  --expect "b:latency.p99_us<2000" \
-  --expect "c:server.rss_per_call_kib<=16" \
-  --expect "a:errors<=0" --expect "a:lost<=0" \
-  --expect "b:errors<=0" --expect "b:lost<=0" \
-  --expect "c:errors<=0" --expect "c:lost<=0" \
-  "${reports[@]}"
+"$BIN/callguard-bench" compare --baseline echo "${expectations[@]}" "${reports[@]}"

@@ -12,6 +12,11 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GuardService::Conve
   return new ConverseReactor(context, deps_);
 }
 
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GuardService::ConverseMany(
+    grpc::CallbackServerContext* context) {
+  return new ConverseManyReactor(context, deps_);
+}
+
 grpc::ServerUnaryReactor* GuardService::Check(grpc::CallbackServerContext* context,
                                               const grpc::ByteBuffer* request,
                                               grpc::ByteBuffer* response) {

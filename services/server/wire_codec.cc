@@ -45,7 +45,30 @@ absl::Status CheckUtf8(const Descriptor& descriptor, absl::string_view wire, con
   return absl::OkStatus();
 }
 
+void AppendVarint(std::string* out, uint64_t value) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
 }  // namespace
+
+grpc::ByteBuffer WrapInEnvelope(absl::string_view call_id, const grpc::ByteBuffer& event) {
+  std::string head;
+  head.reserve(call_id.size() + 12);
+  head.push_back(0x0A);  // field 1, length-delimited
+  AppendVarint(&head, call_id.size());
+  head.append(call_id.data(), call_id.size());
+  head.push_back(0x12);  // field 2, length-delimited
+  AppendVarint(&head, event.Length());
+  std::vector<grpc::Slice> slices;
+  slices.emplace_back(head);
+  std::vector<grpc::Slice> body;
+  if (event.Dump(&body).ok()) slices.insert(slices.end(), body.begin(), body.end());
+  return grpc::ByteBuffer(slices.data(), slices.size());
+}
 
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;

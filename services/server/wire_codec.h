@@ -18,6 +18,10 @@ namespace callguard {
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer);
 grpc::ByteBuffer MessageToByteBuffer(const google::protobuf::Message& message);
 
+// `event` (a serialized message) as field 2 of an envelope whose field 1 is `call_id`
+// (CallEventEnvelope, GuardEventEnvelope), sharing event's bytes instead of copying them.
+grpc::ByteBuffer WrapInEnvelope(absl::string_view call_id, const grpc::ByteBuffer& event);
+
 // Parses `wire` into `message`. A failure is INVALID_ARGUMENT; its FieldOf() is the dotted path
 // of the offending string field ("utterance.text", "start.debtor.other_names[1]") when the
 // cause is invalid UTF-8, else empty.

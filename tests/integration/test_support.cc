@@ -68,6 +68,7 @@ std::unique_ptr<CallguardServer> StartServer(const ServerSetup& setup) {
   options.config.set_policies_dir(setup.policy_dir);
   options.config.set_max_utterance_bytes(setup.max_utterance_bytes);
   options.config.set_idle_timeout_s(setup.idle_timeout_s);
+  if (setup.resume_grace_s >= 0) options.config.set_resume_grace_s(setup.resume_grace_s);
   if (setup.clock != nullptr) {
     options.clock = setup.clock->AsFunction();
     options.sweep_interval = absl::ZeroDuration();

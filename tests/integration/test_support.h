@@ -54,6 +54,7 @@ struct ServerSetup {
   FakeClock* clock = nullptr;  // if set: no background idle sweep
   int max_utterance_bytes = 0;
   int idle_timeout_s = 0;
+  int resume_grace_s = -1;  // -1: the server's default
 };
 
 // The real server on 127.0.0.1:0 in this process; fails the test if it cannot start.
