@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<AlertStore>> OpenStore(const v1::ServerConfig& co
   SqliteAlertStore::Options options;
   options.path = config.db_path();
   options.retention_days = config.retention_days();
+  options.commit_delay = absl::Milliseconds(config.store_commit_delay_ms());
   auto store = SqliteAlertStore::Create(std::move(options));
   if (!store.ok()) {
     return absl::Status(store.status().code(),

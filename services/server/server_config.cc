@@ -71,6 +71,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig config) {
   if (config.max_call_id_bytes() == 0) config.set_max_call_id_bytes(kDefaultMaxCallIdBytes);
   if (!config.has_retention_days()) config.set_retention_days(kDefaultRetentionDays);
   if (!config.has_resume_grace_s()) config.set_resume_grace_s(kDefaultResumeGraceS);
+  if (!config.has_store_commit_delay_ms()) config.set_store_commit_delay_ms(kDefaultStoreCommitDelayMs);
   return config;
 }
 
@@ -91,6 +92,7 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config) {
       {"max_active_calls", config.max_active_calls()},
       {"max_call_id_bytes", config.max_call_id_bytes()},
       {"resume_grace_s", config.resume_grace_s()},
+      {"store_commit_delay_ms", config.store_commit_delay_ms()},
   };
   for (const auto& [name, value] : limits) {
     if (value < 0) return absl::InvalidArgumentError(absl::StrCat(name, ": must not be negative"));
@@ -175,6 +177,10 @@ absl::StatusOr<v1::ServerConfig> ServerConfigFromArgs(const std::vector<std::str
       auto v = ParseIntFlag(name, value);
       if (!v.ok()) return v.status();
       config.set_resume_grace_s(*v);
+    } else if (name == "store-commit-delay-ms") {
+      auto v = ParseIntFlag(name, value);
+      if (!v.ok()) return v.status();
+      config.set_store_commit_delay_ms(*v);
     } else if (name == "http-listen") {
       config.set_http_listen(value);
     } else {
@@ -205,10 +211,12 @@ std::string ServerUsage() {
       "  --http-listen HOST:PORT     supervisors' web dashboard (default %s)\n"
       "  --resume-grace-s N          keep a sequenced call whose stream broke for N seconds\n"
       "                              so its client can resume it (default %d; 0 disables)\n"
+      "  --store-commit-delay-ms N   let the alert store gather records for N ms per commit\n"
+      "                              (default %d; 0 commits at once)\n"
       "Signals: SIGHUP reloads the policies, SIGINT/SIGTERM shut down.\n",
       kDefaultListen, DefaultPolicyDirectory(), kDefaultIdleTimeoutS, kDefaultMaxUtteranceBytes,
       kDefaultMaxActiveCalls, kDefaultMaxCallIdBytes, DefaultDatabasePath(), kDefaultRetentionDays,
-      kDefaultHttpListen, kDefaultResumeGraceS);
+      kDefaultHttpListen, kDefaultResumeGraceS, kDefaultStoreCommitDelayMs);
 }
 
 }  // namespace callguard

@@ -18,6 +18,7 @@ inline constexpr int kDefaultMaxCallIdBytes = 128;
 inline constexpr int kDefaultRetentionDays = 90;
 inline constexpr char kDefaultHttpListen[] = "127.0.0.1:8080";
 inline constexpr int kDefaultResumeGraceS = 30;
+inline constexpr int kDefaultStoreCommitDelayMs = 20;
 
 // callguard-server's alert database when neither --db nor db_path names one:
 // $XDG_DATA_HOME/callguard/callguard.db, else ~/.local/share/callguard/callguard.db, else

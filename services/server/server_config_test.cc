@@ -39,6 +39,17 @@ TEST(ServerConfigTest, NoFlagsGiveTheDefaults) {
   EXPECT_EQ(config->max_utterance_bytes(), 4096);
   EXPECT_EQ(config->max_active_calls(), 20000);
   EXPECT_EQ(config->max_call_id_bytes(), 128);
+  EXPECT_EQ(config->store_commit_delay_ms(), 20);
+}
+
+TEST(ServerConfigTest, StoreCommitDelayFromTheFlagZeroAllowedNegativeRefused) {
+  auto config = ServerConfigFromArgs({"--store-commit-delay-ms", "0"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->has_store_commit_delay_ms());
+  EXPECT_EQ(config->store_commit_delay_ms(), 0) << "0 commits at once; it is not 'unset'";
+  config = ServerConfigFromArgs({"--store-commit-delay-ms=-5"});
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("--store-commit-delay-ms"), std::string::npos) << config.status();
 }
 
 TEST(ServerConfigTest, FlagsInBothSpellings) {

@@ -437,6 +437,12 @@ void SqliteAlertStore::SetListener(StoreListener* listener) {
 
 // --- Queueing ---
 
+bool SqliteAlertStore::IsWaited(const WriteOp& op) {
+  if (const auto* alert = std::get_if<AlertOp>(&op)) return alert->waited;
+  return std::holds_alternative<AckOp>(op) || std::holds_alternative<CloseOpenOp>(op) ||
+         std::holds_alternative<FlushOp>(op);
+}
+
 absl::Status SqliteAlertStore::Enqueue(WriteOp op, bool droppable) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the alert store is closing");
@@ -444,6 +450,7 @@ absl::Status SqliteAlertStore::Enqueue(WriteOp op, bool droppable) {
     ++stats_.rows_dropped;
     return absl::ResourceExhaustedError("the alert store's write queue is full");
   }
+  if (IsWaited(op)) ++waited_ops_queued_;
   queue_.push_back(std::move(op));
   return absl::OkStatus();
 }
@@ -471,6 +478,10 @@ absl::Status SqliteAlertStore::RecordCallEnd(const v1::CallSummary& summary, abs
 }
 
 void SqliteAlertStore::AppendAlertAsync(const v1::Alert& alert, AlertCallback done) {
+  EnqueueAlert(alert, std::move(done), /*waited=*/false);
+}
+
+void SqliteAlertStore::EnqueueAlert(const v1::Alert& alert, AlertCallback done, bool waited) {
   if (alert.call_id().empty()) {
     if (done) done(absl::InvalidArgumentError("alert.call_id: empty"));
     return;
@@ -478,20 +489,21 @@ void SqliteAlertStore::AppendAlertAsync(const v1::Alert& alert, AlertCallback do
   AlertOp op;
   op.alert = alert;
   op.done = done;
+  op.waited = waited;
   absl::Status status = Enqueue(std::move(op), /*droppable=*/false);
   if (!status.ok() && done) done(status);
 }
 
 absl::StatusOr<v1::StoredAlert> SqliteAlertStore::AppendAlert(const v1::Alert& alert) {
   Waiter waiter;
-  AppendAlertAsync(alert, [&waiter](absl::StatusOr<v1::StoredAlert> result) {
+  EnqueueAlert(alert, [&waiter](absl::StatusOr<v1::StoredAlert> result) {
     if (result.ok()) {
       waiter.stored = std::move(*result);
     } else {
       waiter.status = result.status();
     }
     waiter.done.Notify();
-  });
+  }, /*waited=*/true);
   waiter.done.WaitForNotification();
   if (!waiter.status.ok()) return waiter.status;
   return std::move(waiter.stored);
@@ -589,9 +601,18 @@ void SqliteAlertStore::WriterLoop() {
         prune_jobs_.clear();
         return;
       }
+      if (options_.commit_delay > absl::ZeroDuration() && !stopping_ && !queue_.empty()) {
+        // Group commit: gather more rows unless someone waits for these.
+        const auto batch_due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stopping_ || waited_ops_queued_ > 0 ||
+                 queue_.size() >= static_cast<size_t>(options_.max_batch_records);
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&batch_due), options_.commit_delay);
+      }
       const size_t take = std::min(queue_.size(), static_cast<size_t>(options_.max_batch_records));
       batch.reserve(take);
       for (size_t i = 0; i < take; ++i) {
+        if (IsWaited(queue_.front())) --waited_ops_queued_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

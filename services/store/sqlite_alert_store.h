@@ -59,6 +59,11 @@ class SqliteAlertStore : public AlertStore {
     // and must not be lost.
     size_t max_queued_records = 100000;
     int max_batch_records = 1024;  // most records in one transaction
+    // Once a record is queued, how long the writer waits for more (up to max_batch_records)
+    // before committing: bigger batches cost less per row. A write that a caller waits on
+    // (Acknowledge, AppendAlert, Flush, CloseOpenCalls) ends the wait at once. Zero: commit
+    // whatever is queued at once.
+    absl::Duration commit_delay = absl::ZeroDuration();
     int max_readers = 4;           // read connections open at most
     std::function<absl::Time()> clock;  // default absl::Now; times rows and the prune cutoff
   };
@@ -133,6 +138,7 @@ class SqliteAlertStore : public AlertStore {
   struct AlertOp {
     v1::Alert alert;
     AlertCallback done;
+    bool waited = false;  // the synchronous AppendAlert: commit without delay
     v1::StoredAlert stored;  // filled in by the transaction
   };
   struct AckOp {
@@ -178,6 +184,10 @@ class SqliteAlertStore : public AlertStore {
 
   // Queues an op; `droppable` ops are refused when the queue is full.
   absl::Status Enqueue(WriteOp op, bool droppable) ABSL_LOCKS_EXCLUDED(mu_);
+  // `waited`: the caller blocks until the commit, so the writer must not linger for it.
+  void EnqueueAlert(const v1::Alert& alert, AlertCallback done, bool waited) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether a caller blocks until this write commits.
+  static bool IsWaited(const WriteOp& op);
 
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits the ops in one transaction, or, if that fails, each in its own; then tells the
@@ -221,6 +231,8 @@ class SqliteAlertStore : public AlertStore {
 
   mutable absl::Mutex mu_;
   std::deque<WriteOp> queue_ ABSL_GUARDED_BY(mu_);
+  // Queued writes whose callers wait for the commit: the writer does not linger for them.
+  size_t waited_ops_queued_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<PruneJob> prune_jobs_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   StoreStats stats_ ABSL_GUARDED_BY(mu_);

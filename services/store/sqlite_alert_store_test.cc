@@ -770,6 +770,31 @@ TEST_F(StoreTest, AFullQueueRefusesUtterancesButKeepsEverythingElse) {
   EXPECT_EQ(store_->GetCall("c")->party_changes_size(), 1);
 }
 
+TEST_F(StoreTest, TheWriterGathersRecordsUntilACallerWaits) {
+  SqliteAlertStore::Options options = BaseOptions();
+  options.commit_delay = absl::InfiniteDuration();  // only a waited write may end the wait
+  Open(options);
+  ASSERT_TRUE(store_->RecordCallStart(Start("c", "agent", "agency", "team"), clock_.Now()).ok());
+  v1::TimelineUtterance u;
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(store_->RecordUtterance("c", u).ok());
+  absl::Notification async_stored;
+  store_->AppendAlertAsync(MakeAlert("c", 0, v1::ABUSIVE_LANGUAGE, v1::SEVERITY_LOW),
+                           [&](absl::StatusOr<v1::StoredAlert>) { async_stored.Notify(); });
+  EXPECT_EQ(store_->Stats().batches_committed, 0) << "nobody waits: the writer keeps gathering";
+  EXPECT_FALSE(async_stored.HasBeenNotified());
+
+  ASSERT_TRUE(store_->Flush().ok());  // would hang if a waited write lingered too
+  EXPECT_TRUE(async_stored.HasBeenNotified());
+  EXPECT_EQ(store_->Stats().batches_committed, 1) << "42 records and the flush in one commit";
+  EXPECT_EQ(store_->GetCall("c")->utterances_size(), 40);
+
+  // The synchronous calls commit at once.
+  const v1::StoredAlert stored = Append(MakeAlert("c", 1, v1::ABUSIVE_LANGUAGE, v1::SEVERITY_LOW));
+  EXPECT_EQ(stored.sequence(), 2u);
+  ASSERT_TRUE(store_->Acknowledge(stored.sequence(), "sup", "").ok());
+  EXPECT_EQ(store_->Stats().batches_committed, 3);
+}
+
 TEST_F(StoreTest, RecordsOfUnknownCallsAreSkippedWithoutHarmingTheirBatch) {
   Open();
   ASSERT_TRUE(store_->RecordCallStart(Start("c", "agent", "agency", "team"), clock_.Now()).ok());
