@@ -46,7 +46,9 @@ std::vector<std::string> AlertsWithoutTime(const std::string& out, bool require_
     v1::Alert alert;
     const std::string text(line);
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &alert).ok()) << text;
-    if (require_time) EXPECT_TRUE(alert.has_time()) << "replay prints the alert time: " << text;
+    if (require_time) {
+      EXPECT_TRUE(alert.has_time()) << "replay prints the alert time: " << text;
+    }
     alert.clear_time();
     alerts.push_back(ToJsonLine(alert));
   }

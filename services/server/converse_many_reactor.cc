@@ -38,123 +38,39 @@ ConverseManyReactor::Slot::Slot(ConverseManyReactor* owner, std::string call_id,
              if (auto h = weak.lock()) h->With([&](ConverseManyReactor& r) { r.OnLaneTakeOver(id, serial); });
            }) {}
 
-void ConverseManyReactor::Slot::Push(grpc::ByteBuffer event) {
-  if (!owner->flow_.broken) owner->queue_.Push(WrapInEnvelope(call_id, event));
-}
+void ConverseManyReactor::Slot::Push(grpc::ByteBuffer event) { owner->PushLocked(WrapInEnvelope(call_id, event)); }
 
 ConverseManyReactor::ConverseManyReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps)
-    : context_(context), deps_(deps), handle_(std::make_shared<Handle>(this)) {
-  StartRead(&read_buffer_);
+    : CallStreamReactor(context, kMaxQueuedEvents), deps_(deps), handle_(std::make_shared<Handle>(this)) {
+  StartReading();
 }
 
-void ConverseManyReactor::OnReadDone(bool ok) {
-  Actions actions;
-  {
-    absl::MutexLock lock(&mu_);
-    if (ok) {
-      HandleEnvelopeLocked(ByteBufferToString(read_buffer_));
-      actions = PumpLocked(/*want_read=*/!flow_.finishing);
-    } else {
-      // The client closed its side, or the transport broke.
-      if (!flow_.finishing) {
-        if (context_->IsCancelled()) {
-          BreakLocked();
-        } else {
-          EndAllLocked(kClosedWithoutEnd);
-        }
-        flow_.finishing = true;
-      }
-      actions = PumpLocked(/*want_read=*/false);
-    }
-  }
-  Apply(actions);
-}
-
-void ConverseManyReactor::OnWriteDone(bool ok) {
-  Actions actions;
-  {
-    absl::MutexLock lock(&mu_);
-    queue_.WriteDone();
-    if (!ok) {
-      queue_.DropWaiting();
-      if (!flow_.finishing) {
-        BreakLocked();
-      } else {
-        flow_.broken = true;
-      }
-    }
-    actions = PumpLocked(ResumeReadAfterWrite(queue_, flow_, kMaxQueuedEvents));
-  }
-  Apply(actions);
-}
-
-void ConverseManyReactor::OnCancel() {
-  Actions actions;
-  {
-    absl::MutexLock lock(&mu_);
-    if (flow_.finish_called) return;
-    if (!flow_.finishing) {
-      BreakLocked();
-    } else {
-      flow_.broken = true;
-    }
-    actions = PumpLocked(/*want_read=*/false);
-  }
-  Apply(actions);
-}
-
-void ConverseManyReactor::OnDone() {
-  handle_->Clear();
-  {
-    absl::MutexLock lock(&mu_);
-    flow_.broken = true;
-    slots_.clear();  // each lane still live ends, unsent
-  }
-  delete this;
+ConverseManyReactor::Slot* ConverseManyReactor::FindLocked(const std::string& call_id, uint64_t serial) {
+  auto it = slots_.find(call_id);
+  return it == slots_.end() || it->second->serial != serial ? nullptr : it->second.get();
 }
 
 void ConverseManyReactor::OnLaneIdle(const std::string& call_id, uint64_t serial) {
-  Actions actions;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = slots_.find(call_id);
-    if (it == slots_.end() || it->second->serial != serial || flow_.finishing) return;
+  Update([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Slot* slot = FindLocked(call_id, serial);
+    if (slot == nullptr) return;
     // Unlike Converse, the lane goes: later events of this id get "no live call".
-    it->second->lane.EndCall(kIdleTimeout, /*send=*/true);
-    slots_.erase(it);
-    actions = PumpLocked(/*want_read=*/false);
-  }
-  Apply(actions);
+    slot->lane.EndCall(kIdleTimeout, /*send=*/true);
+    slots_.erase(call_id);
+  });
 }
 
 void ConverseManyReactor::OnLaneTakeOver(const std::string& call_id, uint64_t serial) {
-  Actions actions;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = slots_.find(call_id);
+  Update([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Slot* slot = FindLocked(call_id, serial);
     // An unsequenced call cannot be parked: it stays, and the resume is refused.
-    if (it == slots_.end() || it->second->serial != serial || !it->second->lane.sequenced() ||
-        it->second->lane.state() != CallLane::State::kActive || flow_.finishing) {
-      return;
-    }
-    it->second->lane.Break();  // parks it; the stream goes on with its other calls
-    slots_.erase(it);
-    actions = PumpLocked(/*want_read=*/false);
-  }
-  Apply(actions);
+    if (slot == nullptr || !slot->lane.sequenced() || slot->lane.state() != CallLane::State::kActive) return;
+    slot->lane.Break();  // parks it; the stream goes on with its other calls
+    slots_.erase(call_id);
+  });
 }
 
-void ConverseManyReactor::Apply(const Actions& actions) {
-  if (actions.write != nullptr) StartWrite(actions.write);
-  if (actions.read) StartRead(&read_buffer_);
-  if (actions.finish) Finish(actions.finish_status);
-}
-
-ConverseManyReactor::Actions ConverseManyReactor::PumpLocked(bool want_read) {
-  return PumpStream(queue_, flow_, want_read, kMaxQueuedEvents);
-}
-
-void ConverseManyReactor::HandleEnvelopeLocked(const std::string& wire) {
+void ConverseManyReactor::HandleEventLocked(const std::string& wire) {
   v1::CallEventEnvelope envelope;
   if (absl::Status status = ParseMessage(wire, &envelope); !status.ok()) {
     const std::string field = FieldOf(status);
@@ -217,22 +133,18 @@ void ConverseManyReactor::HandleEnvelopeLocked(const std::string& wire) {
 
 void ConverseManyReactor::QueueStrayErrorLocked(absl::string_view call_id, const absl::Status& status,
                                                 absl::string_view field, absl::string_view utterance_id) {
-  if (flow_.broken) return;
   v1::GuardEventEnvelope answer;
   answer.set_call_id(std::string(call_id));
   *answer.mutable_event()->mutable_error() = ToEventError(status, field, utterance_id);
-  queue_.Push(MessageToByteBuffer(answer));
+  PushLocked(MessageToByteBuffer(answer));
 }
 
-void ConverseManyReactor::EndAllLocked(absl::string_view reason) {
-  for (auto& [call_id, slot] : slots_) slot->lane.EndCall(reason, /*send=*/true);
+void ConverseManyReactor::EndCallsLocked() {
+  for (auto& [call_id, slot] : slots_) slot->lane.EndCall(kClosedWithoutEnd, /*send=*/true);
   slots_.clear();
 }
 
-void ConverseManyReactor::BreakLocked() {
-  flow_.broken = true;
-  flow_.finishing = true;
-  queue_.DropWaiting();
+void ConverseManyReactor::BreakCallsLocked() {
   for (auto& [call_id, slot] : slots_) slot->lane.Break();
   slots_.clear();
 }

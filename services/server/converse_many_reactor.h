@@ -11,8 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "call_lane.h"
 #include "converse_deps.h"
+#include "call_stream_reactor.h"
 #include "grpcpp/grpcpp.h"
-#include "outbound_queue.h"
 #include "reactor_handle.h"
 
 namespace callguard {
@@ -25,17 +25,12 @@ namespace callguard {
 //
 // Why it exists: gRPC holds ~18 KiB per stream, most of a live call's memory on a stream of its
 // own; a dialer carrying hundreds of agents pays it once per stream instead.
-class ConverseManyReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class ConverseManyReactor : public CallStreamReactor {
  public:
   // Answers queued but not yet written; at the cap the stream stops reading (back-pressure).
   static constexpr size_t kMaxQueuedEvents = 128;
 
   ConverseManyReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps);
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
 
   // From the registry, through the handle; `serial` tells the lane from a later one of the
   // same call id.
@@ -43,8 +38,6 @@ class ConverseManyReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
   void OnLaneTakeOver(const std::string& call_id, uint64_t serial) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  using Actions = StreamActions;
-
   // A lane and the envelope its answers go out in.
   struct Slot : LaneOutput {
     Slot(ConverseManyReactor* owner, std::string call_id, uint64_t serial, const ConverseDeps& deps);
@@ -56,24 +49,19 @@ class ConverseManyReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grp
     CallLane lane;
   };
 
-  void Apply(const Actions& actions);
-  Actions PumpLocked(bool want_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void HandleEnvelopeLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleEventLocked(const std::string& wire) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BreakCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { slots_.clear(); }
+  void Detach() override { handle_->Clear(); }
+  // The live lane of `call_id` numbered `serial`, or null.
+  Slot* FindLocked(const std::string& call_id, uint64_t serial) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // An answer about an event that reached no lane: never numbered.
   void QueueStrayErrorLocked(absl::string_view call_id, const absl::Status& status, absl::string_view field,
                              absl::string_view utterance_id = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends (send) or breaks every lane and forgets them.
-  void EndAllLocked(absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void BreakLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  grpc::CallbackServerContext* const context_;
   const ConverseDeps& deps_;
   const std::shared_ptr<ReactorHandle<ConverseManyReactor>> handle_;
-  grpc::ByteBuffer read_buffer_;  // only touched by the single outstanding read
-
-  absl::Mutex mu_;
-  OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
-  StreamFlow flow_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
   uint64_t next_serial_ ABSL_GUARDED_BY(mu_) = 1;
 };

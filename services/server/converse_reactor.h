@@ -14,8 +14,8 @@
 #include "absl/time/time.h"
 #include "call_lane.h"
 #include "converse_deps.h"
+#include "call_stream_reactor.h"
 #include "grpcpp/grpcpp.h"
-#include "outbound_queue.h"
 #include "reactor_handle.h"
 
 namespace callguard {
@@ -28,19 +28,13 @@ namespace callguard {
 // The call itself is a CallLane: sequenced calls (CallEvent.seq set, see guard.proto) survive a
 // broken stream there (parked in the registry for deps.resume_grace and adopted by a later
 // stream with CallStart.resume).
-class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
-                        private LaneOutput {
+class ConverseReactor : public CallStreamReactor, private LaneOutput {
  public:
   // GuardEvents queued but not yet written. At the cap the stream stops reading until the
   // client takes its answers, so a client that never reads cannot grow the queue.
   static constexpr size_t kMaxQueuedEvents = 32;
 
   ConverseReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps);
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
 
   // From the registry, through the handle: the call went quiet too long.
   void OnIdleTimeout() ABSL_LOCKS_EXCLUDED(mu_);
@@ -49,27 +43,15 @@ class ConverseReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::B
   void OnTakeOver() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  using Actions = StreamActions;
-
-  void Apply(const Actions& actions);
-
+  void HandleEventLocked(const std::string& wire) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BreakCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Detach() override { handle_->Clear(); }
   // LaneOutput; called by the lane under mu_.
-  void Push(grpc::ByteBuffer event) override ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void Push(grpc::ByteBuffer event) override ABSL_NO_THREAD_SAFETY_ANALYSIS { PushLocked(std::move(event)); }
 
-  void HandleEventLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The transport failed: parks a sequenced call (if resuming is on), else ends it. Marks the
-  // stream broken and finishing.
-  void BreakLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts the next write, or the finish once everything is written; decides whether to read.
-  Actions PumpLocked(bool want_read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  grpc::CallbackServerContext* const context_;
   const std::shared_ptr<ReactorHandle<ConverseReactor>> handle_;
-  grpc::ByteBuffer read_buffer_;  // only touched by the single outstanding read
-
-  absl::Mutex mu_;
-  OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
-  StreamFlow flow_ ABSL_GUARDED_BY(mu_);
   CallLane lane_ ABSL_GUARDED_BY(mu_);
 };
 

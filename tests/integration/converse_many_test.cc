@@ -159,7 +159,9 @@ TEST(ConverseManyTest, EachCallGetsTheAnswersItWouldGetOnAStreamOfItsOwn) {
   for (const std::string id : {"many-a", "many-b", "many-z"}) {
     ConverseClient own(ChannelTo(*server));
     for (const Step& step : steps) {
-      if (step.call_id == id) ASSERT_TRUE(own.Send(step.event));
+      if (step.call_id == id) {
+        ASSERT_TRUE(own.Send(step.event));
+      }
     }
     ASSERT_TRUE(own.Send(EndEvent("hangup")));
     std::vector<v1::GuardEvent> answers;
@@ -170,8 +172,12 @@ TEST(ConverseManyTest, EachCallGetsTheAnswersItWouldGetOnAStreamOfItsOwn) {
   ASSERT_GE(AlertsIn(expected["many-b"]).size(), 1u);
 
   ManyStream many(ChannelTo(*server));
-  for (const Step& step : steps) ASSERT_TRUE(many.Send(step.call_id, step.event));
-  for (const std::string id : {"many-a", "many-b", "many-z"}) ASSERT_TRUE(many.Send(id, EndEvent("hangup")));
+  for (const Step& step : steps) {
+    ASSERT_TRUE(many.Send(step.call_id, step.event));
+  }
+  for (const std::string id : {"many-a", "many-b", "many-z"}) {
+    ASSERT_TRUE(many.Send(id, EndEvent("hangup")));
+  }
   auto got = ByCall(many.Drain());
   ASSERT_EQ(got.size(), 3u);
   for (auto& [id, want] : expected) {
@@ -179,7 +185,9 @@ TEST(ConverseManyTest, EachCallGetsTheAnswersItWouldGetOnAStreamOfItsOwn) {
     ASSERT_EQ(have.size(), want.size()) << id;
     for (size_t i = 0; i < want.size(); ++i) {
       ASSERT_EQ(have[i].event_case(), want[i].event_case()) << id << " answer " << i;
-      if (want[i].has_alert()) EXPECT_EQ(Gist(have[i].alert()), Gist(want[i].alert()));
+      if (want[i].has_alert()) {
+        EXPECT_EQ(Gist(have[i].alert()), Gist(want[i].alert()));
+      }
       if (want[i].has_verdict()) {
         ASSERT_EQ(have[i].verdict().alerts_size(), want[i].verdict().alerts_size()) << id;
         for (int k = 0; k < want[i].verdict().alerts_size(); ++k) {
