@@ -51,13 +51,12 @@ void CallRecorder::OnUtterance(const CallSession& session, const v1::Utterance& 
     store_->RecordUtterance(session.call_id(), record).IgnoreError();
   }
   for (const v1::Alert& alert : alerts) store_->AppendAlertAsync(alert, nullptr);
-  RecordChangeIfAny(session, /*from_dialer=*/false, absl::StrCat("inferred from turn ", turn));
+  RecordChangeIfAny(session, /*from_dialer=*/false, "", turn);
 }
 
 void CallRecorder::OnPartyUpdate(const CallSession& session, const v1::PartyUpdate& update) {
   if (store_ == nullptr) return;
-  RecordChangeIfAny(session, /*from_dialer=*/true,
-                    update.note().empty() ? std::string("PartyUpdate from the dialer") : update.note());
+  RecordChangeIfAny(session, /*from_dialer=*/true, update.note(), /*turn=*/-1);
 }
 
 void CallRecorder::OnEnd(const v1::CallSummary& summary) {
@@ -67,7 +66,7 @@ void CallRecorder::OnEnd(const v1::CallSummary& summary) {
 }
 
 void CallRecorder::RecordChangeIfAny(const CallSession& session, bool from_dialer,
-                                     const std::string& note) {
+                                     absl::string_view dialer_note, int32_t turn) {
   const v1::Party party = session.party();
   const bool identified = session.agent_identified();
   const bool disclosed = session.debt_collector_disclosed();
@@ -91,6 +90,10 @@ void CallRecorder::RecordChangeIfAny(const CallSession& session, bool from_diale
   change.set_party(party);
   change.set_agent_identified(identified);
   change.set_debt_collector_disclosed(disclosed);
+  // Built only on a change: this runs on every utterance.
+  const std::string note = !from_dialer           ? absl::StrCat("inferred from turn ", turn)
+                           : dialer_note.empty() ? std::string("PartyUpdate from the dialer")
+                                                 : std::string(dialer_note);
   change.set_note(absl::StrCat(note, ": ", absl::StrJoin(what, ", ")));
   change.set_from_dialer(from_dialer);
   *change.mutable_time() = ToProto((*clock_)());

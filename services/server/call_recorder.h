@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "alert_store.h"
 #include "call_session.h"
@@ -36,8 +37,10 @@ class CallRecorder {
   void OnEnd(const v1::CallSummary& summary);
 
  private:
-  // Records a PartyChange if the session's party or flags differ from the last recorded.
-  void RecordChangeIfAny(const CallSession& session, bool from_dialer, const std::string& note);
+  // Records a PartyChange if the session's party or flags differ from the last recorded; its
+  // note is the dialer's (from_dialer) or says the change was inferred from `turn`.
+  void RecordChangeIfAny(const CallSession& session, bool from_dialer, absl::string_view dialer_note,
+                         int32_t turn);
 
   AlertStore* const store_;
   MetricsRegistry* const metrics_;
