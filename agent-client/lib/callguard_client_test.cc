@@ -82,15 +82,6 @@ std::vector<v1::Utterance> UpdatesOf(const v1::Transcript& transcript) {
   return updates;
 }
 
-bool Eventually(const std::function<bool()>& condition) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
-
 CallguardClient::Options FastReconnect(int port) {
   CallguardClient::Options options;
   options.target = absl::StrCat("127.0.0.1:", port);

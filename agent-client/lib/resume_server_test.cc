@@ -34,56 +34,18 @@ std::unique_ptr<CallguardServer> StartResumable(int grace_s, FakeClock* clock = 
   return server.ok() ? *std::move(server) : nullptr;
 }
 
-// One Converse stream whose answers a background thread collects, so a test waits for each with
-// a bound instead of blocking forever, and can cut the stream as a broken network would.
-class RawStream {
+// One Converse stream whose answers a background thread collects.
+class RawStream : public BackgroundStream<v1::CallEvent, v1::GuardEvent> {
  public:
   explicit RawStream(const std::shared_ptr<grpc::Channel>& channel)
-      : stub_(v1::CallGuard::NewStub(channel)), stream_(stub_->Converse(&context_)) {
-    reader_ = std::thread([this] {
-      v1::GuardEvent event;
-      while (stream_->Read(&event)) {
-        absl::MutexLock lock(&mu_);
-        events_.push_back(event);
-      }
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-    });
-  }
-  ~RawStream() {
-    context_.TryCancel();
-    reader_.join();
-    (void)stream_->Finish();
-  }
+      : BackgroundStream(channel, [](v1::CallGuard::Stub* stub, grpc::ClientContext* context) {
+          return stub->Converse(context);
+        }) {}
 
   bool Send(v1::CallEvent event, uint64_t seq) {
     event.set_seq(seq);
-    return stream_->Write(event);
+    return Write(event);
   }
-  // The next answer, or nullopt if the stream ended or nothing came within 20 s (a hang guard).
-  std::optional<v1::GuardEvent> Next() {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !events_.empty() || done_; };
-    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(20));
-    if (events_.empty()) return std::nullopt;
-    v1::GuardEvent event = std::move(events_.front());
-    events_.pop_front();
-    return event;
-  }
-  void Cut() { context_.TryCancel(); }
-  bool WaitDone() {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&done_), absl::Seconds(20));
-  }
-
- private:
-  std::unique_ptr<v1::CallGuard::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::CallEvent, v1::GuardEvent>> stream_;
-  std::thread reader_;
-  absl::Mutex mu_;
-  std::deque<v1::GuardEvent> events_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 v1::CallEvent ResumeEvent(const std::string& call_id, uint64_t last_received) {
@@ -91,17 +53,6 @@ v1::CallEvent ResumeEvent(const std::string& call_id, uint64_t last_received) {
   event.mutable_start()->set_resume(true);
   event.mutable_start()->set_last_received_seq(last_received);
   return event;
-}
-
-// Polls a server-side count until it matches: the server notices a cut stream on its own
-// threads. Bounded; not a timing assertion.
-bool Eventually(const std::function<bool()>& condition) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!condition()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 TEST(ResumeServerTest, DuplicateEventsAreDroppedSilently) {

@@ -18,36 +18,20 @@ namespace {
 
 using ::grpc::StatusCode;
 
-// One ConverseMany stream; a background thread collects the answers so every wait is bounded.
-class ManyStream {
+// One ConverseMany stream.
+class ManyStream : public BackgroundStream<v1::CallEventEnvelope, v1::GuardEventEnvelope> {
  public:
   explicit ManyStream(const std::shared_ptr<grpc::Channel>& channel)
-      : stub_(v1::CallGuard::NewStub(channel)) {
-    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));  // hang guard
-    stream_ = stub_->ConverseMany(&context_);
-    reader_ = std::thread([this] {
-      v1::GuardEventEnvelope answer;
-      while (stream_->Read(&answer)) {
-        absl::MutexLock lock(&mu_);
-        answers_.push_back(answer);
-      }
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-    });
-  }
-  ~ManyStream() {
-    if (finished_) return;
-    context_.TryCancel();
-    reader_.join();
-    (void)stream_->Finish();
-  }
+      : BackgroundStream(channel, [](v1::CallGuard::Stub* stub, grpc::ClientContext* context) {
+          return stub->ConverseMany(context);
+        }) {}
 
   bool Send(const std::string& call_id, v1::CallEvent event, uint64_t seq = 0) {
     v1::CallEventEnvelope envelope;
     envelope.set_call_id(call_id);
     event.set_seq(seq);
     *envelope.mutable_event() = std::move(event);
-    return stream_->Write(envelope);
+    return Write(envelope);
   }
   // Every answer to the events sent so far: an envelope naming no call is always answered with
   // exactly one error on "call_id" and no call id, after the answers before it.
@@ -64,52 +48,7 @@ class ManyStream {
       before.push_back(*std::move(answer));
     }
   }
-  std::optional<v1::GuardEventEnvelope> Next() {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !answers_.empty() || done_; };
-    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(20));
-    if (answers_.empty()) return std::nullopt;
-    v1::GuardEventEnvelope answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  // Closes our side; returns what came before the server finished, and its status.
-  grpc::Status CloseAndFinish(std::vector<v1::GuardEventEnvelope>* remaining) {
-    stream_->WritesDone();
-    reader_.join();  // it stops when the server has finished
-    finished_ = true;
-    {
-      absl::MutexLock lock(&mu_);
-      remaining->assign(answers_.begin(), answers_.end());
-      answers_.clear();
-    }
-    return stream_->Finish();
-  }
-  void Cut() { context_.TryCancel(); }
-  bool WaitDone() {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&done_), absl::Seconds(20));
-  }
-
- private:
-  std::unique_ptr<v1::CallGuard::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::CallEventEnvelope, v1::GuardEventEnvelope>> stream_;
-  std::thread reader_;
-  bool finished_ = false;
-  absl::Mutex mu_;
-  std::deque<v1::GuardEventEnvelope> answers_ ABSL_GUARDED_BY(mu_);
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
-
-template <typename Fn>
-bool Eventually(Fn fn) {
-  for (int i = 0; i < 400; ++i) {
-    if (fn()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return fn();
-}
 
 std::map<std::string, std::vector<v1::GuardEvent>> ByCall(const std::vector<v1::GuardEventEnvelope>& answers) {
   std::map<std::string, std::vector<v1::GuardEvent>> out;

@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "absl/time/clock.h"
+
 #include <stdlib.h>
 
 #include <filesystem>
@@ -132,6 +134,15 @@ grpc::Status ConverseClient::Finish(std::vector<v1::GuardEvent>* remaining) {
   }
   finished_ = true;
   return stream_->Finish();
+}
+
+bool Eventually(const std::function<bool()>& condition) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
 }
 
 v1::CallEvent StartEvent(const std::string& call_id, const std::string& policy) {

@@ -1,8 +1,12 @@
 #ifndef CALLGUARD_TESTS_INTEGRATION_TEST_SUPPORT_H_
 #define CALLGUARD_TESTS_INTEGRATION_TEST_SUPPORT_H_
 
+#include <chrono>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -84,6 +88,81 @@ class ConverseClient {
   std::unique_ptr<grpc::ClientReaderWriter<v1::CallEvent, v1::GuardEvent>> stream_;
   bool finished_ = false;
 };
+
+// A CallGuard bidi stream whose answers a background thread collects, so a test waits for each
+// with a bound (20 s: a hang guard, not a timing assertion) instead of blocking forever, and can
+// cut the stream as a broken network would.
+template <typename Request, typename Response>
+class BackgroundStream {
+ public:
+  using Stream = grpc::ClientReaderWriter<Request, Response>;
+  using Opener = std::function<std::unique_ptr<Stream>(v1::CallGuard::Stub*, grpc::ClientContext*)>;
+
+  BackgroundStream(const std::shared_ptr<grpc::Channel>& channel, const Opener& open)
+      : stub_(v1::CallGuard::NewStub(channel)) {
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    stream_ = open(stub_.get(), &context_);
+    reader_ = std::thread([this] {
+      Response answer;
+      while (stream_->Read(&answer)) {
+        absl::MutexLock lock(&mu_);
+        answers_.push_back(answer);
+      }
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+    });
+  }
+  ~BackgroundStream() {
+    if (finished_) return;
+    context_.TryCancel();
+    reader_.join();
+    (void)stream_->Finish();
+  }
+
+  bool Write(const Request& request) { return stream_->Write(request); }
+  // The next answer, or nullopt if the stream ended or nothing came within the bound.
+  std::optional<Response> Next() {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !answers_.empty() || done_; };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(20));
+    if (answers_.empty()) return std::nullopt;
+    Response answer = std::move(answers_.front());
+    answers_.pop_front();
+    return answer;
+  }
+  void Cut() { context_.TryCancel(); }
+  // Whether the server ended the stream (within the bound).
+  bool WaitDone() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&done_), absl::Seconds(20));
+  }
+  // Closes our side; returns what came before the server finished, and its status.
+  grpc::Status CloseAndFinish(std::vector<Response>* remaining) {
+    stream_->WritesDone();
+    reader_.join();  // it stops when the server has finished
+    finished_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      remaining->assign(answers_.begin(), answers_.end());
+      answers_.clear();
+    }
+    return stream_->Finish();
+  }
+
+ private:
+  std::unique_ptr<v1::CallGuard::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<Stream> stream_;
+  std::thread reader_;
+  bool finished_ = false;
+  absl::Mutex mu_;
+  std::deque<Response> answers_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Polls a server-side condition until it holds: the server notices a cut stream on its own
+// threads. Bounded (20 s); not a timing assertion.
+bool Eventually(const std::function<bool()>& condition);
 
 // Event builders.
 v1::CallEvent StartEvent(const std::string& call_id, const std::string& policy = "test-en");
