@@ -2,11 +2,11 @@
 # The one command behind bench/README.md: the engine micro-benchmarks (medians of REPEAT
 # repetitions, interleaved, with the engine/floor table) and then the service figures against
 # the echo baseline (bench/load/run.sh: REPEAT runs per scenario and server, medians, ratios).
-# Builds nothing: run scripts/build.sh first. Takes about 15 minutes on 2 cores.
+# Builds nothing: run scripts/build.sh first. Takes about 25 minutes on 2 cores.
 #
 #   bench/run.sh                 engine and every service scenario
 #   bench/run.sh engine          only the engine
-#   bench/run.sh service [a b c] only the service scenarios
+#   bench/run.sh service [a b-many ...]  only the service scenarios (default: all six)
 # Env: CALLGUARD_BUILD_DIR (default build), REPEAT (default 5 for the engine, 3 for the service).
 set -euo pipefail
 cd "$(dirname "$0")/.."

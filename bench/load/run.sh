@@ -3,7 +3,8 @@
 # settings and threads, no engine), both loaded by the same callguard-bench, so every figure
 # comes with its ratio to the transport floor. Builds nothing: run scripts/build.sh first.
 #
-#   bench/load/run.sh            every scenario, REPEAT (default 3) runs per server; medians
+#   bench/load/run.sh            every scenario (a b c a-many b-many c-many), REPEAT (default 3)
+#                                runs per server; medians
 #   bench/load/run.sh a b        only some scenarios
 #   bench/load/run.sh c-many     scenario c with its calls multiplexed on ConverseMany streams
 #
@@ -14,7 +15,7 @@
 #   d  (every run) no error and no lost answer
 # a-many, b-many, c-many: the same loads and targets, the calls carried by ConverseMany streams
 # (10 calls per stream for a, 100 for b and c) instead of one Converse stream each; echo plays
-# them the same way. Not run by default: name them.
+# them the same way.
 # Each run gets a freshly started server on 127.0.0.1 port 0; traffic stays on loopback.
 # Env: CALLGUARD_BUILD_DIR (default build), REPEAT, KEEP=1 keeps the reports folder.
 set -euo pipefail
@@ -25,7 +26,7 @@ for b in callguard-server callguard-echo-server callguard-bench; do
   [ -x "$BIN/$b" ] || { echo "run.sh: $BIN/$b is missing; build first (scripts/build.sh)" >&2; exit 1; }
 done
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(a b c)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(a b c a-many b-many c-many)
 
 # 10,000 streams need few sockets, but gRPC and the two servers want headroom.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
