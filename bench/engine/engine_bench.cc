@@ -585,6 +585,18 @@ class SummaryReporter : public benchmark::ConsoleReporter {
                   Format(scan).c_str(), Format(floor).c_str(),
                   full > 0 && floor > 0 ? absl::StrFormat("%.2f", full / floor).c_str() : "-");
     }
+    std::printf("\nInterim classes per update (median CPU time / updates, ns; the floor normalizes and scans\n"
+                "each update's whole text)\n");
+    std::printf("%-18s %8s %12s %12s\n", "class", "updates", "full/update", "floor/update");
+    for (const TextClass& c : classes) {
+      if (c.updates.size() < 2) continue;
+      const double full = Median("Full/" + c.name);
+      const double floor = Median("NormalizeScan/" + c.name);
+      if (full < 0 && floor < 0) continue;
+      const double n = static_cast<double>(c.updates.size());
+      std::printf("%-18s %8zu %12s %12s\n", c.name.c_str(), c.updates.size(),
+                  Format(full < 0 ? full : full / n).c_str(), Format(floor < 0 ? floor : floor / n).c_str());
+    }
     std::printf("\nHeap held by one call (sizeof(CallSession) = %zu bytes, not included)\n", sizeof(CallSession));
     std::printf("%-16s %10s %22s %26s\n", "policy", "fresh", "after a call of N", "after M more (36-byte ids)");
     for (const CallMemory& m : memory) {

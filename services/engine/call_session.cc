@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<CallSession>> CallSession::Create(Options options
   session->coaching_names_ = {start.agent().name(), start.agency().name(), start.debtor().name()};
   session->limits_ = limits;
   session->clock_ = options.clock ? std::move(options.clock) : [] { return absl::Now(); };
+  session->incremental_updates_ = options.incremental_updates;
   const bool cjk = policy->is_cjk();
   const v1::CallStart& s = start;
   session->agent_name_ = NameMatcher::Create(s.agent().name(), NameMatcher::Kind::kPerson, cjk);
@@ -158,7 +159,28 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
   thread_local NormalizedText norm;
   thread_local std::vector<uint32_t> candidates;
   thread_local SetHits hits;
-  if (auto s = Normalizer::Default().Normalize(u.text(), &norm); !s.ok()) {
+  // Interim results grow word by word: those normalize and scan only what is new. A final
+  // result goes on from its interims, then frees their state.
+  const int side = u.speaker() == v1::AGENT ? 0 : 1;
+  PatternMatcher::GrowingScan* scan = &growing_[side];
+  GrowingNormalization* growing_text = &growing_text_[side];
+  const NormalizedText* text = &norm;
+  absl::Status normalized;
+  bool whole = true;
+  if (incremental_updates_ && (!u.is_final() || growing_text->active())) {
+    normalized = Normalizer::Default().NormalizeGrowing(u.text(), growing_text);
+    // Over the bounds on kept state: the whole text, the same answer.
+    whole = absl::IsResourceExhausted(normalized);
+    if (!whole) {
+      if (!normalized.ok() || !u.is_final()) {
+        text = &growing_text->normalized();
+      } else {
+        growing_text->Release(&norm);
+      }
+    }
+  }
+  if (whole) normalized = Normalizer::Default().Normalize(u.text(), &norm);
+  if (const absl::Status& s = normalized; !s.ok()) {
     // Worded as a check of the text itself, not of the normalizer's input.
     if (absl::Status utf8 = ValidateUtf8(u.text(), "utterance.text"); !utf8.ok()) return utf8;
     return InvalidField("utterance.text", s.message());
@@ -176,29 +198,27 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
                                                           v1::Speaker_Name(state->speaker)));
   }
   // One scan says which patterns matched; spans are located later, only where a rule asks.
-  // Interim results of one utterance grow word by word: those scan only the new bytes.
-  PatternMatcher::GrowingScan* scan = &growing_[u.speaker() == v1::AGENT ? 0 : 1];
-  absl::Status scanned = !u.is_final() || scan->active()
-                             ? policy_->matcher().CandidatesGrowing(norm.text, scan, &candidates)
-                             : policy_->matcher().Candidates(norm.text, &candidates);
+  absl::Status scanned = incremental_updates_ && (!u.is_final() || scan->active())
+                             ? policy_->matcher().CandidatesGrowing(text->text, scan, &candidates)
+                             : policy_->matcher().Candidates(text->text, &candidates);
   if (u.is_final()) scan->Reset();
   if (!scanned.ok()) return scanned;
-  if (auto s = hits.Reset(policy_, norm.text, candidates); !s.ok()) return s;
+  if (auto s = hits.Reset(policy_, text->text, candidates); !s.ok()) return s;
 
   if (state == nullptr) state = AddRecent(u.utterance_id(), id_hash, u.speaker());
   last_turn_ = state->turn;
-  View view{&u, state, &norm, &hits};
+  View view{&u, state, text, &hits};
   std::vector<v1::Alert> alerts;
   if (u.speaker() == v1::COUNTERPARTY) {
     if (u.is_final()) {
-      party_.OnCounterparty(norm.text, hits);
+      party_.OnCounterparty(text->text, hits);
       for (size_t i = 0; i < last_counterparty_sets_.size(); ++i) last_counterparty_sets_[i] = hits.Has(i);
       if (party_.DebtorVerified() && !debtor_seen_) dc_disclosed_ = false;  // must come after verification
       debtor_seen_ = party_.DebtorVerified();
     }
   } else {
     EvaluateAgent(view, &alerts);
-    if (u.is_final()) party_.OnAgent(norm.text, hits);
+    if (u.is_final()) party_.OnAgent(text->text, hits);
   }
   // Spans are located after Reset() made them ready, so this is a Vectorscan failure.
   if (!hits.status().ok()) return hits.status();

@@ -44,6 +44,10 @@ class CallSession {
     v1::CallStart start;
     CallLimits limits;
     std::function<absl::Time()> clock;  // default absl::Now
+    // Interim results that extend the previous one of the same speaker are normalized and
+    // scanned from where that one left off. Off, every update is evaluated from scratch: the
+    // same answers, for tests and benchmarks that compare the two.
+    bool incremental_updates = true;
   };
 
   // Validates the call start (call_id, policy, names); errors name the field.
@@ -129,6 +133,9 @@ class CallSession {
   // scans only its new words. Keyed by nothing but the text: a stream serves whatever text
   // extends what it was fed, so two interleaved utterances cost a rescan, never a wrong answer.
   PatternMatcher::GrowingScan growing_[2];
+  // Likewise the normalization of the utterance in progress, per speaker.
+  GrowingNormalization growing_text_[2];
+  bool incremental_updates_ = true;
   size_t recent_oldest_ = 0;  // once the ring is full, the entry a new utterance replaces
   // Rules past the 64th of a policy, raised: (turn, rule index). Empty for the shipped policies.
   std::vector<std::pair<int32_t, uint32_t>> raised_beyond_64_;

@@ -3,11 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "engine.h"
 #include "gmock/gmock.h"
+#include "normalizer.h"
 #include "gtest/gtest.h"
 #include "policy_loader.h"
 #include "status_util.h"
+#include "transcript_io.h"
 
 namespace callguard {
 namespace {
@@ -382,6 +386,82 @@ TEST(CheckUtteranceTest, StatelessCheckUsesTheGivenContext) {
   EXPECT_EQ(response->alerts_size(), 0);
   request.set_policy("missing");
   EXPECT_EQ(FieldOf(CheckUtterance(MiniEngine(), request).status()), "policy");
+}
+
+// A turn's updates as a recognizer might send them: the text grown a code point at a time,
+// sometimes taken back to the previous word (a revision), then the final text.
+std::vector<v1::Utterance> GrowingUpdates(const v1::Turn& turn, const std::string& id) {
+  std::vector<v1::Utterance> out;
+  auto add = [&](absl::string_view text, bool final) {
+    v1::Utterance& u = out.emplace_back();
+    u.set_utterance_id(id);
+    u.set_speaker(turn.speaker());
+    u.set_text(std::string(text));
+    u.set_is_final(final);
+  };
+  const std::string& text = turn.text();
+  size_t last_space = 0;
+  int step = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    DecodeUtf8(text, &pos);
+    if (pos >= text.size()) break;
+    if (text[pos] == ' ') last_space = pos;
+    if (absl::StripAsciiWhitespace(text.substr(0, pos)).empty()) continue;
+    add(absl::string_view(text).substr(0, pos), false);
+    if (++step % 23 == 0 && last_space > 0) add(absl::string_view(text).substr(0, last_space), false);
+  }
+  add(text, true);
+  return out;
+}
+
+// Interim results evaluated incrementally raise exactly what evaluating every update from
+// scratch raises: the shipped policies over their example calls.
+TEST(IncrementalUpdatesTest, GrowingInterimResultsMatchWholeTextEvaluation) {
+  std::vector<PolicySource> sources;
+  for (const char* policy : {"us-fdcpa", "cn-collection"}) {
+    auto source = ParsePolicyFile(absl::StrCat(CALLGUARD_SOURCE_DIR "/policies/", policy, ".textproto"));
+    ASSERT_TRUE(source.ok()) << source.status();
+    sources.push_back(*std::move(source));
+  }
+  auto engine = Engine::Create(Engine::Options{std::move(sources), 1});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  size_t updates = 0, alerts = 0;
+  for (const char* file : {"calls-en.jsonl", "calls-zh.jsonl"}) {
+    auto calls = ReadTranscripts(absl::StrCat(CALLGUARD_SOURCE_DIR "/examples/", file));
+    ASSERT_TRUE(calls.ok()) << calls.status();
+    for (const v1::Transcript& call : *calls) {
+      std::unique_ptr<CallSession> sessions[2];
+      for (int k = 0; k < 2; ++k) {
+        CallSession::Options o;
+        o.engine = *engine;
+        o.start = CallStartFromTranscript(call);
+        o.clock = [] { return absl::FromUnixSeconds(1700000000); };
+        o.incremental_updates = k == 0;
+        auto s = CallSession::Create(std::move(o));
+        ASSERT_TRUE(s.ok()) << s.status();
+        sessions[k] = *std::move(s);
+      }
+      for (int turn = 0; turn < call.turns_size(); ++turn) {
+        for (const v1::Utterance& u : GrowingUpdates(call.turns(turn), absl::StrCat("u", turn))) {
+          auto incremental = sessions[0]->OnUtterance(u);
+          auto whole = sessions[1]->OnUtterance(u);
+          ASSERT_EQ(incremental.status(), whole.status()) << call.call_id() << ": " << u.text();
+          if (!whole.ok()) continue;
+          ASSERT_EQ(incremental->size(), whole->size()) << call.call_id() << ": " << u.text();
+          for (size_t i = 0; i < whole->size(); ++i) {
+            EXPECT_EQ((*incremental)[i].SerializeAsString(), (*whole)[i].SerializeAsString())
+                << call.call_id() << ": " << u.text() << "\n" << (*whole)[i].DebugString();
+          }
+          ++updates;
+          alerts += whole->size();
+        }
+      }
+      EXPECT_EQ(sessions[0]->End("done").SerializeAsString(), sessions[1]->End("done").SerializeAsString())
+          << call.call_id();
+    }
+  }
+  EXPECT_GT(updates, 1000u);
+  EXPECT_GT(alerts, 5u);
 }
 
 }  // namespace

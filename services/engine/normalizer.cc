@@ -1,5 +1,6 @@
 #include "normalizer.h"
 
+#include <atomic>
 #include <unicode/normalizer2.h>
 #include <unicode/translit.h>
 #include <unicode/uchar.h>
@@ -253,11 +254,18 @@ struct Atom {
 };
 
 // Read-only view of the atoms (absl::Span's operator[] is bounds-checked in hardened builds).
+// Every look past the last atom goes through Has(), which records that the answer depended on
+// where the text ends: a growing text may only reuse output that did not.
 struct AtomView {
   const Atom* data;
   size_t count;
+  bool* reached_end;
   const Atom& operator[](size_t i) const { return data[i]; }
-  size_t size() const { return count; }
+  bool Has(size_t i) const {
+    if (i < count) return true;
+    *reached_end = true;
+    return false;
+  }
 };
 
 // Decodes one code point; on invalid UTF-8 returns false, sets U+FFFD and consumes one byte.
@@ -415,7 +423,7 @@ bool MayStartNumber(AtomView atoms, size_t i) {
   const Atom& a = atoms[i];
   if (a.kind == Kind::kDigit) return true;
   if (a.cp < U'a' || a.cp > U'z') return false;
-  const bool has_second = i + 1 < atoms.size() && atoms[i + 1].kind == Kind::kLetter;
+  const bool has_second = atoms.Has(i + 1) && atoms[i + 1].kind == Kind::kLetter;
   if (!has_second) return a.cp == U'a';  // "a hundred"
   const char32_t second = atoms[i + 1].cp;
   if (second < U'a' || second > U'z') return false;
@@ -437,7 +445,7 @@ NumWord ReadNumWord(AtomView atoms, size_t start) {
   bool all_digits = true;
   bool all_ascii_letters = true;
   size_t i = start;
-  for (; i < atoms.size() && IsWordKind(atoms[i].kind); ++i) {
+  for (; atoms.Has(i) && IsWordKind(atoms[i].kind); ++i) {
     if (len == sizeof(buf)) return word;  // longer than any number word
     const char32_t cp = atoms[i].cp;
     if (atoms[i].kind != Kind::kDigit) all_digits = false;
@@ -470,14 +478,14 @@ NumWord ReadNumWord(AtomView atoms, size_t start) {
 // Index of the next word start after the spaces following atom index `pos`, or npos.
 size_t NextWordAfterSpaces(AtomView atoms, size_t pos) {
   size_t i = pos;
-  while (i < atoms.size()) {
+  while (atoms.Has(i)) {
     const Kind kind = atoms[i].kind;
     if (kind == Kind::kApostrophe) {
       // Inside a word ("one's") it is no separator.
-      if (i > 0 && IsWordKind(atoms[i - 1].kind) && i + 1 < atoms.size() && atoms[i + 1].kind == Kind::kLetter) break;
+      if (i > 0 && IsWordKind(atoms[i - 1].kind) && atoms.Has(i + 1) && atoms[i + 1].kind == Kind::kLetter) break;
     } else if (kind == Kind::kClause) {
       // Only a period between two letters ("one.thousand") is written as a space.
-      if (atoms[i].cp != U'.' || i == 0 || atoms[i - 1].kind != Kind::kLetter || i + 1 >= atoms.size() ||
+      if (atoms[i].cp != U'.' || i == 0 || atoms[i - 1].kind != Kind::kLetter || !atoms.Has(i + 1) ||
           atoms[i + 1].kind != Kind::kLetter) {
         break;
       }
@@ -486,7 +494,7 @@ size_t NextWordAfterSpaces(AtomView atoms, size_t pos) {
     }
     ++i;
   }
-  if (i == pos || i >= atoms.size() || !IsWordKind(atoms[i].kind)) return std::string::npos;
+  if (i == pos || !atoms.Has(i) || !IsWordKind(atoms[i].kind)) return std::string::npos;
   return i;
 }
 
@@ -896,6 +904,21 @@ bool EndsInitialism(AtomView atoms, size_t dot) {
          atoms[dot - 3].kind == Kind::kLetter;
 }
 
+enum class Last : uint8_t { kNone, kCjk, kOther };
+
+// Where Emit stands between two tokens: enough to go on from there.
+struct EmitState {
+  size_t atom = 0;     // the next atom to read
+  size_t out_len = 0;  // output bytes written
+  Last last = Last::kNone;
+  bool pending_space = false;
+  bool pending_clause = false;
+  bool prev_word = false;
+  bool attached = false;
+  uint32_t space_begin = 0, space_end = 0;
+  uint32_t clause_begin = 0, clause_end = 0;
+};
+
 // Per-thread working memory, reused by every call: no heap allocation in steady state.
 struct Scratch {
   std::vector<Atom> atoms;
@@ -920,25 +943,31 @@ struct Normalizer::Impl {
     if (t2s != nullptr && cp >= kT2sBegin && cp < kT2sEnd) return t2s[cp - kT2sBegin];
     return cp;
   }
-  // Fills scratch->atoms and returns how many; *valid is false on invalid UTF-8 (the bad
-  // bytes then read as U+FFFD).
-  size_t Fold(absl::string_view text, Scratch* scratch, bool* valid) const;
+  // Folds text[from, end) into atoms[count, ...) (growing the vector as needed) and returns the
+  // new count; *valid is false on invalid UTF-8 (the bad bytes then read as U+FFFD). `from`
+  // must be a code point boundary and atoms[0, count) the atoms of what precedes it.
+  size_t Fold(absl::string_view text, size_t from, std::vector<Atom>* storage, size_t count, bool* valid) const;
   // Writes the output for atoms[0, n) into the scratch output buffers; returns its length.
   size_t Emit(AtomView atoms, Scratch* scratch) const;
+  // Writes the output of atoms[from.atom, n) after the from.out_len bytes already in `out`,
+  // starting in state `from`; returns the output length. With kTrack, *checkpoint becomes the
+  // last state between tokens that no decision so far made by looking past the last atom.
+  template <bool kTrack>
+  size_t EmitFrom(AtomView atoms, const EmitState& from, Writer out, EmitState* checkpoint) const;
   // Normalizes into the scratch output buffers; returns the output length.
   size_t Run(absl::string_view text, Scratch* scratch, bool* valid) const;
 };
 
-size_t Normalizer::Impl::Fold(absl::string_view text, Scratch* scratch, bool* valid) const {
+size_t Normalizer::Impl::Fold(absl::string_view text, size_t from, std::vector<Atom>* atom_storage, size_t count,
+                              bool* valid) const {
   *valid = true;
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   // One atom per byte covers ASCII; longer expansions check for room as they go.
-  std::vector<Atom>& storage = scratch->atoms;
-  if (storage.size() < n + 64) storage.resize(std::max(n + 64, 2 * storage.size()));
+  std::vector<Atom>& storage = *atom_storage;
+  if (storage.size() < count + (n - from) + 64) storage.resize(std::max(count + (n - from) + 64, 2 * storage.size()));
   Atom* atoms = storage.data();
-  size_t count = 0;
-  size_t pos = 0;
+  size_t pos = from;
   while (pos < n) {
     const uint32_t begin = static_cast<uint32_t>(pos);
     const unsigned char c = s[pos];
@@ -1031,24 +1060,38 @@ size_t Normalizer::Impl::Fold(absl::string_view text, Scratch* scratch, bool* va
 size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
   // Each step writes at most 3 separator bytes and 4 bytes per atom it consumes; a number's
   // digits fit in that too (the densest, "一亿", is 9 digits for 2 atoms).
-  const size_t bound = 8 * atoms.size() + 64;
+  const size_t bound = 8 * atoms.count + 64;
   if (scratch->text.size() < bound) {
     scratch->text.resize(bound);
     scratch->orig_begin.resize(bound);
     scratch->orig_end.resize(bound);
   }
-  Writer out{scratch->text.data(), scratch->orig_begin.data(), scratch->orig_end.data()};
+  return EmitFrom<false>(atoms, EmitState{},
+                         Writer{scratch->text.data(), scratch->orig_begin.data(), scratch->orig_end.data()}, nullptr);
+}
 
-  enum class Last { kNone, kCjk, kOther };
-  Last last = Last::kNone;
-  bool pending_space = false;
-  uint32_t space_begin = 0, space_end = 0;
-  bool pending_clause = false;
-  uint32_t clause_begin = 0, clause_end = 0;
-  bool prev_word = false;  // the previous visible atom belongs to the current Latin word
+template <bool kTrack>
+size_t Normalizer::Impl::EmitFrom(AtomView atoms, const EmitState& from, Writer out, EmitState* checkpoint) const {
+  out.len = from.out_len;
+  Last last = from.last;
+  bool pending_space = from.pending_space;
+  uint32_t space_begin = from.space_begin, space_end = from.space_end;
+  bool pending_clause = from.pending_clause;
+  uint32_t clause_begin = from.clause_begin, clause_end = from.clause_end;
+  bool prev_word = from.prev_word;  // the previous visible atom belongs to the current Latin word
   // The current digit or Latin run is glued to a CJK character before it ("工号8812"); it then
   // takes no space before a clause marker, like CJK.
-  bool attached = false;
+  bool attached = from.attached;
+
+  // Remembers the state before atom `at` while nothing written so far depends on the end.
+  auto save = [&](size_t at) __attribute__((always_inline)) {
+    if constexpr (kTrack) {
+      if (!*atoms.reached_end) {
+        *checkpoint = EmitState{at,       out.len,     last,      pending_space, pending_clause, prev_word,
+                                attached, space_begin, space_end, clause_begin,  clause_end};
+      }
+    }
+  };
 
   // Writes the separator owed before a visible token.
   auto flush = [&](bool next_is_cjk) __attribute__((always_inline)) {
@@ -1078,11 +1121,12 @@ size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
     for (size_t k = 0; k < len; ++k) out.Byte(digits[k], ob, oe);
     last = Last::kOther;
   };
-  auto is_digit = [&](size_t k) { return k < atoms.size() && atoms[k].kind == Kind::kDigit; };
+  auto is_digit = [&](size_t k) { return atoms.Has(k) && atoms[k].kind == Kind::kDigit; };
 
-  const size_t n = atoms.size();
-  size_t i = 0;
+  const size_t n = atoms.count;
+  size_t i = from.atom;
   while (i < n) {
+    save(i);
     const Atom& a = atoms[i];
     switch (a.kind) {
       case Kind::kLetter:
@@ -1110,12 +1154,12 @@ size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
             out.CodePoint(w.cp, w.orig_begin, w.orig_end);
           }
           ++i;
-        } while (i < n && IsWordKind(atoms[i].kind));
+        } while (atoms.Has(i) && IsWordKind(atoms[i].kind));
         break;
       }
       case Kind::kApostrophe:
         // Inside a word ("don't", "90's") it goes; elsewhere it separates.
-        if (i > 0 && IsWordKind(atoms[i - 1].kind) && i + 1 < n && atoms[i + 1].kind == Kind::kLetter) {
+        if (i > 0 && IsWordKind(atoms[i - 1].kind) && atoms.Has(i + 1) && atoms[i + 1].kind == Kind::kLetter) {
           ++i;
           break;
         }
@@ -1143,7 +1187,7 @@ size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
           }
         }
         if (a.cp == U'.' && i > 0 && atoms[i - 1].kind == Kind::kLetter) {
-          if (i + 1 < n && atoms[i + 1].kind == Kind::kLetter) {  // "u.s", "www.example.com"
+          if (atoms.Has(i + 1) && atoms[i + 1].kind == Kind::kLetter) {  // "u.s", "www.example.com"
             if (!pending_space) {
               pending_space = true;
               space_begin = a.orig_begin;
@@ -1185,18 +1229,19 @@ size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
           run[run_len++] = a.cp;
           for (;;) {
             size_t k = run_end;
-            while (k < n && (atoms[k].kind == Kind::kSpace || atoms[k].kind == Kind::kDrop ||
+            while (atoms.Has(k) && (atoms[k].kind == Kind::kSpace || atoms[k].kind == Kind::kDrop ||
                              atoms[k].kind == Kind::kApostrophe)) {
               ++k;
             }
-            if (k >= n || atoms[k].kind != Kind::kCjk || !IsZhNumeral(atoms[k].cp)) break;
+            if (!atoms.Has(k) || atoms[k].kind != Kind::kCjk || !IsZhNumeral(atoms[k].cp)) break;
             if (run_len < kMaxRun) run[run_len] = atoms[k].cp;
             ++run_len;
             run_end = k + 1;
           }
           // "两百12" or "3万": digits glued on would make a different number.
           const bool glued_to_digits =
-              (i > 0 && atoms[i - 1].kind == Kind::kDigit) || (run_end < n && atoms[run_end].kind == Kind::kDigit);
+              (i > 0 && atoms[i - 1].kind == Kind::kDigit) ||
+              (atoms.Has(run_end) && atoms[run_end].kind == Kind::kDigit);
           char buf[24];
           size_t len = 0;
           if (run_len >= 2 && run_len <= kMaxRun && IsZhNumberStart(a.cp) && !glued_to_digits) {
@@ -1227,7 +1272,9 @@ size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
         for (; i < run_end; ++i) {
           if (atoms[i].kind == Kind::kCjk) out.CodePoint(atoms[i].cp, atoms[i].orig_begin, atoms[i].orig_end);
         }
-        while (i < n && atoms[i].kind == Kind::kCjk && !(options.convert_number_words && IsZhNumeral(atoms[i].cp))) {
+        while (atoms.Has(i) && atoms[i].kind == Kind::kCjk &&
+               !(options.convert_number_words && IsZhNumeral(atoms[i].cp))) {
+          save(i);  // a CJK run may resume at any of its characters: they are emitted one by one
           out.CodePoint(atoms[i].cp, atoms[i].orig_begin, atoms[i].orig_end);
           ++i;
         }
@@ -1242,8 +1289,9 @@ size_t Normalizer::Impl::Emit(AtomView atoms, Scratch* scratch) const {
 }
 
 size_t Normalizer::Impl::Run(absl::string_view text, Scratch* scratch, bool* valid) const {
-  const size_t count = Fold(text, scratch, valid);
-  return Emit(AtomView{scratch->atoms.data(), count}, scratch);
+  const size_t count = Fold(text, 0, &scratch->atoms, 0, valid);
+  bool reached_end = false;
+  return Emit(AtomView{scratch->atoms.data(), count, &reached_end}, scratch);
 }
 
 Normalizer::Normalizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1305,6 +1353,132 @@ absl::StatusOr<NormalizedText> Normalizer::Normalize(absl::string_view text) con
   absl::Status status = Normalize(text, &out);
   if (!status.ok()) return status;
   return out;
+}
+
+struct GrowingNormalization::State {
+  std::string source;  // the text normalized last
+  NormalizedText out;
+  // The atoms of `source` from a few before the resume point on: a resumed Emit reads those
+  // only (its look-behinds reach at most 6 atoms back). Elements past atom_count are spare.
+  std::vector<Atom> atoms;
+  size_t atom_count = 0;
+  EmitState resume;  // atom index into `atoms`
+};
+
+namespace {
+
+// Growing texts holding state in the process, against GrowingNormalization::kMaxLive.
+std::atomic<int> live_growing_texts{0};
+
+}  // namespace
+
+GrowingNormalization::GrowingNormalization() = default;
+GrowingNormalization::~GrowingNormalization() {
+  if (state_ != nullptr) live_growing_texts.fetch_sub(1, std::memory_order_relaxed);
+}
+GrowingNormalization::GrowingNormalization(GrowingNormalization&& other) noexcept = default;
+GrowingNormalization& GrowingNormalization::operator=(GrowingNormalization&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+int GrowingNormalization::live() { return live_growing_texts.load(std::memory_order_relaxed); }
+
+const NormalizedText& GrowingNormalization::normalized() const {
+  static const NormalizedText* const kEmpty = new NormalizedText();
+  return state_ != nullptr ? state_->out : *kEmpty;
+}
+
+std::unique_ptr<GrowingNormalization::State>& GrowingNormalization::ThreadSpare() {
+  thread_local std::unique_ptr<State> spare;
+  return spare;
+}
+
+void GrowingNormalization::Reset() {
+  if (state_ == nullptr) return;
+  live_growing_texts.fetch_sub(1, std::memory_order_relaxed);
+  std::unique_ptr<State>& spare = ThreadSpare();
+  if (spare == nullptr) {
+    state_->source.clear();
+    state_->out.Clear();
+    state_->atom_count = 0;
+    state_->resume = EmitState{};
+    spare = std::move(state_);
+  }
+  state_.reset();
+}
+
+void GrowingNormalization::Release(NormalizedText* out) {
+  if (state_ != nullptr) {
+    *out = state_->out;  // a copy: each side keeps buffers of the size it needs
+  } else {
+    out->Clear();
+  }
+  Reset();
+}
+
+absl::Status Normalizer::NormalizeGrowing(absl::string_view text, GrowingNormalization* growing) const {
+  if (text.size() >= std::numeric_limits<uint32_t>::max()) {
+    growing->Reset();
+    return InvalidField("text", "longer than 4 GiB");
+  }
+  if (text.size() > GrowingNormalization::kMaxTextBytes) {
+    growing->Reset();
+    return absl::ResourceExhaustedError("longer than a growing text may be: normalize it whole");
+  }
+  if (growing->state_ == nullptr) {
+    if (live_growing_texts.fetch_add(1, std::memory_order_relaxed) >= GrowingNormalization::kMaxLive) {
+      live_growing_texts.fetch_sub(1, std::memory_order_relaxed);
+      return absl::ResourceExhaustedError("too many growing texts in the process: normalize it whole");
+    }
+    growing->state_ = std::move(GrowingNormalization::ThreadSpare());
+    if (growing->state_ == nullptr) growing->state_ = std::make_unique<GrowingNormalization::State>();
+  }
+  GrowingNormalization::State& st = *growing->state_;
+  const bool extends = text.size() >= st.source.size() &&
+                       (st.source.empty() || std::memcmp(text.data(), st.source.data(), st.source.size()) == 0);
+  if (!extends) {
+    st.source.clear();
+    st.out.Clear();
+    st.atom_count = 0;
+    st.resume = EmitState{};
+  }
+  // Folding is per code point: only the new bytes need it (a dropped mark among them may still
+  // widen the last atom's original span, which is why the resume point is before that atom).
+  bool valid;
+  st.atom_count = impl_->Fold(text, st.source.size(), &st.atoms, st.atom_count, &valid);
+  if (!valid) {
+    growing->Reset();
+    absl::Status status = ValidateUtf8(text, "text");
+    return status.ok() ? InvalidField("text", "invalid UTF-8") : status;
+  }
+  // The same bound as Emit's, for the atoms from the resume point on.
+  NormalizedText& out = st.out;
+  const size_t bound = st.resume.out_len + 8 * (st.atom_count - st.resume.atom) + 64;
+  out.text.resize(bound);
+  out.orig_begin.resize(bound);
+  out.orig_end.resize(bound);
+  bool reached_end = false;
+  EmitState next = st.resume;
+  const size_t len = impl_->EmitFrom<true>(AtomView{st.atoms.data(), st.atom_count, &reached_end}, st.resume,
+                                           Writer{out.text.data(), out.orig_begin.data(), out.orig_end.data()}, &next);
+  out.text.resize(len);
+  out.orig_begin.resize(len);
+  out.orig_end.resize(len);
+  st.source.append(text.data() + st.source.size(), text.size() - st.source.size());
+  // Keep only the atoms a later resume may read.
+  constexpr size_t kLookBehind = 8;
+  if (next.atom > kLookBehind) {
+    const size_t drop = next.atom - kLookBehind;
+    std::copy(st.atoms.begin() + drop, st.atoms.begin() + st.atom_count, st.atoms.begin());
+    st.atom_count -= drop;
+    next.atom -= drop;
+  }
+  st.resume = next;
+  return absl::OkStatus();
 }
 
 std::string Normalizer::NormalizeForMatch(absl::string_view text) const {

@@ -24,6 +24,44 @@ struct NormalizedText {
   void Clear();
 };
 
+// The normalization of one growing text: the interim results of one utterance, each the whole
+// text so far. Kept by the caller between updates so that an update extending the previous
+// text normalizes only from the last point where the earlier output could not change (the
+// start of the last word or number phrase, roughly); any other text starts over. The output
+// is always exactly what Normalizer::Normalize gives. Not thread-safe; movable, not copyable.
+class GrowingNormalization {
+ public:
+  // Bounds on the memory kept (about 10 bytes per byte of text): at most kMaxLive growing texts
+  // in the process, each at most kMaxTextBytes long. Beyond either, NormalizeGrowing answers
+  // RESOURCE_EXHAUSTED and the caller normalizes the text whole (the same answer, more work).
+  static constexpr int kMaxLive = 8192;
+  static constexpr size_t kMaxTextBytes = 1024;
+  // How many hold state now (for tests and metrics).
+  static int live();
+
+  GrowingNormalization();
+  ~GrowingNormalization();
+  GrowingNormalization(GrowingNormalization&& other) noexcept;
+  GrowingNormalization& operator=(GrowingNormalization&& other) noexcept;
+  GrowingNormalization(const GrowingNormalization&) = delete;
+  GrowingNormalization& operator=(const GrowingNormalization&) = delete;
+
+  // The text as last normalized; valid until the next update or Reset().
+  const NormalizedText& normalized() const;
+  bool active() const { return state_ != nullptr; }
+  // Ends the text (it is complete). Its buffers become this thread's spare (one at most) for
+  // the next text to start with; otherwise they are freed.
+  void Reset();
+  // Copies the output into *out, then Reset().
+  void Release(NormalizedText* out);
+
+ private:
+  friend class Normalizer;
+  struct State;
+  static std::unique_ptr<State>& ThreadSpare();
+  std::unique_ptr<State> state_;
+};
+
 struct NormalizerOptions {
   bool fold_traditional_to_simplified = true;
   bool convert_number_words = true;  // "three hundred eighty" -> "380", "一千三百四" -> "1340"
@@ -55,6 +93,12 @@ class Normalizer {
   // reused, so a caller normalizing many texts should keep one NormalizedText around.
   absl::Status Normalize(absl::string_view text, NormalizedText* out) const;
   absl::StatusOr<NormalizedText> Normalize(absl::string_view text) const;
+
+  // The same as Normalize(text), into growing->normalized(), computed incrementally when
+  // `text` extends the text of the previous call with the same `growing`. On error
+  // `growing` is reset. RESOURCE_EXHAUSTED: over the bounds of GrowingNormalization; use
+  // Normalize instead.
+  absl::Status NormalizeGrowing(absl::string_view text, GrowingNormalization* growing) const;
 
   // Normalizes a phrase that is not tracked back (names from the call start, etc.).
   std::string NormalizeForMatch(absl::string_view text) const;

@@ -489,6 +489,165 @@ TEST(NormalizerTest, HandlesLongTextsAndLongExpansions) {
 
 // ---- Errors ---------------------------------------------------------------------------------
 
+// ---- Growing texts ---------------------------------------------------------------------------
+
+// Feeds `text` to one GrowingNormalization cut at each of `ends` in turn and checks every step,
+// offsets included, against a whole-text normalization.
+void ExpectGrowingMatchesWhole(absl::string_view text, const std::vector<size_t>& ends, GrowingNormalization* growing) {
+  const Normalizer& normalizer = Normalizer::Default();
+  NormalizedText whole;
+  for (size_t end : ends) {
+    const absl::string_view prefix = text.substr(0, end);
+    ASSERT_TRUE(normalizer.NormalizeGrowing(prefix, growing).ok()) << prefix;
+    ASSERT_TRUE(normalizer.Normalize(prefix, &whole).ok()) << prefix;
+    const NormalizedText& grown = growing->normalized();
+    ASSERT_EQ(grown.text, whole.text) << "input: " << prefix;
+    ASSERT_EQ(grown.orig_begin, whole.orig_begin) << "input: " << prefix;
+    ASSERT_EQ(grown.orig_end, whole.orig_end) << "input: " << prefix;
+  }
+}
+
+// Every code point boundary, and every word boundary (what recognizers send).
+std::vector<size_t> CodePointEnds(absl::string_view text) {
+  std::vector<size_t> ends;
+  for (size_t end = 0; end <= text.size(); ++end) {
+    if (IsCodePointBoundary(text, end)) ends.push_back(end);
+  }
+  return ends;
+}
+std::vector<size_t> WordEnds(absl::string_view text) {
+  std::vector<size_t> ends;
+  for (size_t end = 1; end < text.size(); ++end) {
+    if (text[end] == ' ') ends.push_back(end);
+  }
+  ends.push_back(text.size());
+  return ends;
+}
+
+std::vector<std::string> ExampleTexts() {
+  std::vector<std::string> texts;
+  for (const char* file : {"calls-en.jsonl", "calls-zh.jsonl"}) {
+    std::ifstream in(std::string(CALLGUARD_SOURCE_DIR) + "/examples/" + file);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      v1::Transcript transcript;
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = true;
+      if (!google::protobuf::util::JsonStringToMessage(line, &transcript, options).ok()) continue;
+      for (const v1::Turn& turn : transcript.turns()) texts.push_back(turn.text());
+    }
+  }
+  return texts;
+}
+
+// The spots where a token's form depends on what follows it.
+const std::vector<std::string>& TrickyGrowingTexts() {
+  static const auto* const texts = new std::vector<std::string>{
+      "i owe you one hundred and five dollars, not twenty five hundred",
+      "three hundred and eighty thousand and twelve, a hundred, a lot",
+      "it was 4,480.50 or 4,48 or 12,345,678 dollars. Next",
+      "Ms. Murphy and Dr. Smith at 5 p.m. in the U.S. see www.example.com. items. Done",
+      "don't, don’t, rock 'n' roll, the 90's, 'quoted' words'",
+      "cafe\xcc\x81 ﬁne ＡＢＣ　１２３，ｘｙｚ！ 😀 𝐀 ß x\xcc\x81\xcc\x81",
+      "一千三百四 十二 thousand 两百12 3万 一 千 三四个 一三八 五零 四五十 十",
+      "您好，我是恒达资产的李强，工号3021，还差1340元。說還錢 你好 吗",
+      "one two three four five six seven eight nine ten eleven twelve hundred",
+      "no one, one of those, one, zero one, a, and, one thousand one",
+  };
+  return *texts;
+}
+
+TEST(NormalizerTest, GrowingTextMatchesWholeTextOnEveryPrefix) {
+  std::vector<std::string> texts = ExampleTexts();
+  ASSERT_GT(texts.size(), 20u);
+  for (const std::string& t : TrickyGrowingTexts()) texts.push_back(t);
+  for (const std::string& t : CorpusTexts()) texts.push_back(t);
+  size_t compared = 0;
+  for (const std::string& text : texts) {
+    GrowingNormalization by_code_point, by_word;
+    const std::vector<size_t> code_points = CodePointEnds(text), words = WordEnds(text);
+    ExpectGrowingMatchesWhole(text, code_points, &by_code_point);
+    ExpectGrowingMatchesWhole(text, words, &by_word);
+    compared += code_points.size() + words.size();
+  }
+  EXPECT_GT(compared, 5000u);
+}
+
+TEST(NormalizerTest, GrowingTextMatchesWholeTextOnRandomMixes) {
+  const std::vector<std::string> pieces = {
+      "a", "Z", "don", "'", "’", "t", " ", ",", ".", "!", "，", "。", "、", "…", "-", "$", "%", "¥", "0", "4", "12",
+      "480", "one", "two", "hundred", "thousand", "and", "forty", "five", "million", "zero", "一", "二", "两", "三",
+      "十", "百", "千", "万", "亿", "零", "〇", "说", "還", "你", "不会", "就", "Ａ", "１", "　", "\xcc\x81", "é", "ß",
+      "ﬁ", "😀", "𝐀", "Ms", "p", "m", "U", "S", "\t", "·", "「", "⋯", "\xe2\x80\x8b"};
+  std::mt19937 rng(20261128);
+  GrowingNormalization growing;  // one state throughout: revisions must start over cleanly
+  for (int iteration = 0; iteration < 3000; ++iteration) {
+    std::string text;
+    std::vector<size_t> ends;
+    const int count = static_cast<int>(rng() % 24);
+    for (int k = 0; k < count; ++k) {
+      text += pieces[rng() % pieces.size()];
+      if (rng() % 3 == 0) text += " ";
+      ends.push_back(text.size());
+      if (rng() % 5 == 0) ends.push_back(text.size());  // the same text again
+    }
+    ExpectGrowingMatchesWhole(text, ends, &growing);
+    if (rng() % 4 == 0) growing.Reset();
+  }
+}
+
+TEST(NormalizerTest, GrowingTextStartsOverOnRevisionsAndErrors) {
+  const Normalizer& normalizer = Normalizer::Default();
+  GrowingNormalization growing;
+  EXPECT_FALSE(growing.active());
+  EXPECT_TRUE(growing.normalized().text.empty());
+  ASSERT_TRUE(normalizer.NormalizeGrowing("I owe you one", &growing).ok());
+  EXPECT_EQ(growing.normalized().text, "i owe you one");
+  ASSERT_TRUE(normalizer.NormalizeGrowing("I owe you one hundred", &growing).ok());
+  EXPECT_EQ(growing.normalized().text, "i owe you 100");
+  ASSERT_TRUE(normalizer.NormalizeGrowing("I owe you won", &growing).ok());  // revised
+  EXPECT_EQ(growing.normalized().text, "i owe you won");
+  absl::Status bad = normalizer.NormalizeGrowing("I owe you won \xff", &growing);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(growing.active());
+  ASSERT_TRUE(normalizer.NormalizeGrowing("I owe you won twelve", &growing).ok());
+  EXPECT_EQ(growing.normalized().text, "i owe you won 12");
+  NormalizedText released;
+  growing.Release(&released);
+  EXPECT_EQ(released.text, "i owe you won 12");
+  EXPECT_EQ(released.orig_begin.size(), released.text.size());
+  EXPECT_FALSE(growing.active());
+  GrowingNormalization moved = std::move(growing);
+  EXPECT_FALSE(moved.active());
+}
+
+TEST(NormalizerTest, GrowingTextsAreBoundedInLengthAndCounted) {
+  const Normalizer& normalizer = Normalizer::Default();
+  const int before = GrowingNormalization::live();
+  {
+    GrowingNormalization a, b;
+    ASSERT_TRUE(normalizer.NormalizeGrowing("you owe", &a).ok());
+    ASSERT_TRUE(normalizer.NormalizeGrowing("you owe us", &a).ok());
+    ASSERT_TRUE(normalizer.NormalizeGrowing("hello", &b).ok());
+    EXPECT_EQ(GrowingNormalization::live(), before + 2);
+    b.Reset();
+    EXPECT_EQ(GrowingNormalization::live(), before + 1);
+    a = std::move(b);  // drops a's state
+    EXPECT_EQ(GrowingNormalization::live(), before);
+
+    // Past the length bound the caller is told to normalize the text whole.
+    std::string long_text(GrowingNormalization::kMaxTextBytes, 'a');
+    ASSERT_TRUE(normalizer.NormalizeGrowing(long_text, &a).ok());
+    long_text += " b";
+    EXPECT_EQ(normalizer.NormalizeGrowing(long_text, &a).code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_FALSE(a.active());
+    EXPECT_EQ(GrowingNormalization::live(), before);
+    ASSERT_TRUE(normalizer.NormalizeGrowing("you owe", &a).ok());
+  }
+  EXPECT_EQ(GrowingNormalization::live(), before) << "destroyed texts give their slot back";
+}
+
 TEST(NormalizerTest, RejectsInvalidUtf8NamingTheField) {
   for (const char* bad : {"abc\xff", "abc\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok \x80 ok"}) {
     SCOPED_TRACE(absl::StrCat("input of ", std::string(bad).size(), " bytes"));

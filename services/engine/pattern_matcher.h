@@ -36,7 +36,8 @@ class PatternMatcher {
     // Where compiled databases are kept between runs (see DatabaseCache); "" for none.
     std::string cache_dir;
     // How many GrowingScan streams may be open at once in the process (each holds the
-    // prefilter's stream state, about 0.5-1.5 KiB for the shipped policies); beyond it,
+    // prefilter's stream state, about 0.5-1.5 KiB for the shipped policies, and a copy of the
+    // text it was fed); beyond it,
     // CandidatesGrowing scans the whole text each time, with the same result.
     int max_growing_scans = 8192;
   };
@@ -61,8 +62,7 @@ class PatternMatcher {
     friend class PatternMatcher;
     hs_stream* stream_ = nullptr;
     const PatternMatcher* owner_ = nullptr;
-    uint32_t fed_ = 0;          // bytes of text scanned into the stream
-    uint64_t fed_hash_ = 0;     // hash of those bytes: tells an extension from a revision
+    std::string fed_;  // the text scanned into the stream: tells an extension from a revision
     std::vector<uint32_t> found_;  // patterns matched before the end of the fed bytes
   };
 

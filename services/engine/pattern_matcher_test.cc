@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "engine.h"
@@ -123,6 +124,56 @@ TEST(PatternMatcherTest, GrowingScanFindsWhatAWholeScanFinds) {
   }
   scan.Reset();
   EXPECT_FALSE(scan.active());
+}
+
+// More matchers than a thread keeps spare streams for, growing texts interleaved: the end-of-
+// text checks must still run on a copy of the right stream.
+TEST(PatternMatcherTest, GrowingScansOfManyMatchersInterleaved) {
+  std::vector<std::unique_ptr<PatternMatcher>> matchers;
+  for (int i = 0; i < 6; ++i) {
+    matchers.push_back(Make({"\\bjail\\b", "court$", absl::StrCat("\\bcase ", i, "\\b"), "\\bno\\b"}));
+  }
+  std::vector<PatternMatcher::GrowingScan> scans(matchers.size());
+  const std::string text = "no jail , case 3 , case 5 in court";
+  std::vector<uint32_t> growing, whole;
+  for (size_t end = 1; end <= text.size(); ++end) {
+    for (size_t i = 0; i < matchers.size(); ++i) {
+      const absl::string_view prefix = absl::string_view(text).substr(0, end);
+      ASSERT_TRUE(matchers[i]->CandidatesGrowing(prefix, &scans[i], &growing).ok());
+      ASSERT_TRUE(matchers[i]->Candidates(prefix, &whole).ok());
+      ASSERT_EQ(growing, whole) << "matcher " << i << " after \"" << prefix << "\"";
+    }
+  }
+  matchers.erase(matchers.begin());  // a freed database's spare stream must stay harmless
+  scans.erase(scans.begin());
+  for (size_t i = 0; i < matchers.size(); ++i) {
+    ASSERT_TRUE(matchers[i]->CandidatesGrowing(text + " no", &scans[i], &growing).ok());
+    ASSERT_TRUE(matchers[i]->Candidates(text + " no", &whole).ok());
+    EXPECT_EQ(growing, whole);
+  }
+}
+
+// The streaming database drops caselessness where it cannot matter for lowercase text; text
+// with capitals or other cased characters, and patterns whose meaning caselessness changes,
+// must still match as the whole-text (caseless) scan does.
+TEST(PatternMatcherTest, GrowingScanIsCaselessLikeTheWholeScan) {
+  auto m = Make({"[!-^]x", "\\bJail\\b", "[[:upper:]]q", "stra\xc3\x9f" "e", "\\bk\\b", "(?i)ok", "[a-z]+ing\\b",
+                 "\\x41b", "[^a]c", "σ", "\\bcourt\\b", "[a-mo-z]z", "逾期", "[^,的]还"});
+  const std::vector<std::string> texts = {
+      "ax zz court", "Ax q Q jail Jail JAIL", "STRASSE stra\xc3\x9f" "e k \xe2\x84\xaa ok OK going",
+      "ab Ab AB Ac ac ẞ ς Σ σ", "逾期 了 还 的还 \xc5\xbfing", "plain lowercase text with k and jail and qq",
+      "nz mz oz", "court COURT"};
+  std::vector<uint32_t> growing, whole;
+  for (const std::string& text : texts) {
+    PatternMatcher::GrowingScan scan;
+    for (size_t end = 1; end <= text.size(); ++end) {
+      if (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) continue;
+      const absl::string_view prefix = absl::string_view(text).substr(0, end);
+      ASSERT_TRUE(m->CandidatesGrowing(prefix, &scan, &growing).ok());
+      ASSERT_TRUE(m->Candidates(prefix, &whole).ok());
+      ASSERT_EQ(growing, whole) << "after \"" << prefix << "\"";
+    }
+  }
 }
 
 TEST(PatternMatcherTest, GrowingScanFallsBackToWholeScansAtTheCap) {
