@@ -1458,6 +1458,13 @@ absl::Status Normalizer::NormalizeGrowing(absl::string_view text, GrowingNormali
   // The same bound as Emit's, for the atoms from the resume point on.
   NormalizedText& out = st.out;
   const size_t bound = st.resume.out_len + 8 * (st.atom_count - st.resume.atom) + 64;
+  if (out.orig_begin.capacity() < bound) {
+    // Grown by a quarter, not doubled: a call keeps these between updates, thousands at once.
+    const size_t want = bound + bound / 4;
+    out.text.reserve(want);
+    out.orig_begin.reserve(want);
+    out.orig_end.reserve(want);
+  }
   out.text.resize(bound);
   out.orig_begin.resize(bound);
   out.orig_end.resize(bound);
