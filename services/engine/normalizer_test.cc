@@ -395,10 +395,12 @@ TEST(NormalizerTest, ToOriginalOfAnEmptyOrOutOfRangeSpanIsEmpty) {
 
 // ---- Invariants over real utterances ---------------------------------------------------------
 
-std::vector<std::string> CorpusTexts() {
+// The turn texts (and, if asked, the agency names) of labelled calls in `dir`; none if absent.
+std::vector<std::string> TurnTexts(const std::string& dir, std::initializer_list<const char*> files,
+                                   bool with_agency_names) {
   std::vector<std::string> texts;
-  for (const char* file : {"dev-en.jsonl", "dev-zh.jsonl"}) {
-    std::ifstream in(std::string(CALLGUARD_SOURCE_DIR) + "/../shared/corpus/" + file);
+  for (const char* file : files) {
+    std::ifstream in(dir + "/" + file);
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
@@ -407,10 +409,15 @@ std::vector<std::string> CorpusTexts() {
       options.ignore_unknown_fields = true;
       if (!google::protobuf::util::JsonStringToMessage(line, &transcript, options).ok()) continue;
       for (const v1::Turn& turn : transcript.turns()) texts.push_back(turn.text());
-      texts.push_back(transcript.agency().name());
+      if (with_agency_names) texts.push_back(transcript.agency().name());
     }
   }
   return texts;
+}
+
+std::vector<std::string> CorpusTexts() {
+  return TurnTexts(std::string(CALLGUARD_SOURCE_DIR) + "/../shared/corpus", {"dev-en.jsonl", "dev-zh.jsonl"},
+                   /*with_agency_names=*/true);
 }
 
 bool IsCodePointBoundary(absl::string_view text, size_t offset) {
@@ -525,20 +532,8 @@ std::vector<size_t> WordEnds(absl::string_view text) {
 }
 
 std::vector<std::string> ExampleTexts() {
-  std::vector<std::string> texts;
-  for (const char* file : {"calls-en.jsonl", "calls-zh.jsonl"}) {
-    std::ifstream in(std::string(CALLGUARD_SOURCE_DIR) + "/examples/" + file);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      v1::Transcript transcript;
-      google::protobuf::util::JsonParseOptions options;
-      options.ignore_unknown_fields = true;
-      if (!google::protobuf::util::JsonStringToMessage(line, &transcript, options).ok()) continue;
-      for (const v1::Turn& turn : transcript.turns()) texts.push_back(turn.text());
-    }
-  }
-  return texts;
+  return TurnTexts(std::string(CALLGUARD_SOURCE_DIR) + "/examples", {"calls-en.jsonl", "calls-zh.jsonl"},
+                   /*with_agency_names=*/false);
 }
 
 // The spots where a token's form depends on what follows it.
