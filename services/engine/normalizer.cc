@@ -1363,6 +1363,14 @@ struct GrowingNormalization::State {
   std::vector<Atom> atoms;
   size_t atom_count = 0;
   EmitState resume;  // atom index into `atoms`
+
+  // Forgets the text, keeping the buffers.
+  void Clear() {
+    source.clear();
+    out.Clear();
+    atom_count = 0;
+    resume = EmitState{};
+  }
 };
 
 namespace {
@@ -1402,10 +1410,7 @@ void GrowingNormalization::Reset() {
   live_growing_texts.fetch_sub(1, std::memory_order_relaxed);
   std::unique_ptr<State>& spare = ThreadSpare();
   if (spare == nullptr) {
-    state_->source.clear();
-    state_->out.Clear();
-    state_->atom_count = 0;
-    state_->resume = EmitState{};
+    state_->Clear();
     spare = std::move(state_);
   }
   state_.reset();
@@ -1421,10 +1426,8 @@ void GrowingNormalization::Release(NormalizedText* out) {
 }
 
 absl::Status Normalizer::NormalizeGrowing(absl::string_view text, GrowingNormalization* growing) const {
-  if (text.size() >= std::numeric_limits<uint32_t>::max()) {
-    growing->Reset();
-    return InvalidField("text", "longer than 4 GiB");
-  }
+  // The bound also keeps offsets within uint32; Normalize says why a text is refused.
+  static_assert(GrowingNormalization::kMaxTextBytes < std::numeric_limits<uint32_t>::max());
   if (text.size() > GrowingNormalization::kMaxTextBytes) {
     growing->Reset();
     return absl::ResourceExhaustedError("longer than a growing text may be: normalize it whole");
@@ -1440,12 +1443,7 @@ absl::Status Normalizer::NormalizeGrowing(absl::string_view text, GrowingNormali
   GrowingNormalization::State& st = *growing->state_;
   const bool extends = text.size() >= st.source.size() &&
                        (st.source.empty() || std::memcmp(text.data(), st.source.data(), st.source.size()) == 0);
-  if (!extends) {
-    st.source.clear();
-    st.out.Clear();
-    st.atom_count = 0;
-    st.resume = EmitState{};
-  }
+  if (!extends) st.Clear();
   // Folding is per code point: only the new bytes need it (a dropped mark among them may still
   // widen the last atom's original span, which is why the resume point is before that atom).
   bool valid;
