@@ -9,12 +9,6 @@
 #include "wire_codec.h"
 
 namespace callguard {
-namespace {
-
-constexpr absl::string_view kBroken = "stream broken";
-
-}  // namespace
-
 CallLane::CallLane(const ConverseDeps& deps, LaneOutput* output, CallRegistry::IdleCallback on_idle,
                    CallRegistry::TakeoverCallback on_takeover)
     : deps_(deps),
@@ -23,7 +17,7 @@ CallLane::CallLane(const ConverseDeps& deps, LaneOutput* output, CallRegistry::I
       on_takeover_(std::move(on_takeover)),
       recorder_(std::in_place, deps.store, deps.metrics, &deps.clock) {}
 
-CallLane::~CallLane() { EndCall(kBroken, /*send=*/false); }
+CallLane::~CallLane() { EndCall(kStreamBroken, /*send=*/false); }
 
 void CallLane::Touch() {
   if (state_ == State::kActive) deps_.registry->Touch(call_id_, ticket_);
@@ -218,7 +212,7 @@ void CallLane::Break() {
   if (state_ == State::kActive && sequenced_ && deps_.resume_grace > absl::ZeroDuration()) {
     Park();
   } else {
-    EndCall(kBroken, /*send=*/false);
+    EndCall(kStreamBroken, /*send=*/false);
   }
 }
 
@@ -229,11 +223,11 @@ void CallLane::Park() {
   parked->ring = std::move(ring_);
   ring_ = ResendRing();
   state_ = State::kEnded;
-  end_reason_ = std::string(kBroken);
+  end_reason_ = std::string(kStreamBroken);
   std::unique_ptr<CallRegistry::Parked> refused =
       deps_.registry->Park(call_id_, ticket_, std::move(parked), deps_.resume_grace);
   // Refused: the idle sweep dropped the call meanwhile; end it here.
-  if (refused != nullptr) refused->End(kBroken);
+  if (refused != nullptr) refused->End(kStreamBroken);
 }
 
 void CallLane::Queue(v1::GuardEvent event) {

@@ -38,6 +38,8 @@ class CallLane {
   enum class State { kAwaitingStart, kActive, kEnded };
   // A sequenced call is sent an Acknowledged after its start and then after this many events.
   static constexpr uint32_t kAckEvery = 16;
+  // The end reason of a call whose stream broke (or was dropped) without CallEnd.
+  static constexpr absl::string_view kStreamBroken = "stream broken";
 
   // `deps` and `output` must outlive the lane. The callbacks are handed to the registry with the
   // call (see CallRegistry::Register).

@@ -55,7 +55,7 @@ void ConverseReactor::EndCallsLocked() { lane_.EndCall(kClosedWithoutEnd, /*send
 
 void ConverseReactor::BreakCallsLocked() { lane_.Break(); }
 
-void ConverseReactor::ReleaseLocked() { lane_.EndCall("stream broken", /*send=*/false); }
+void ConverseReactor::ReleaseLocked() { lane_.EndCall(CallLane::kStreamBroken, /*send=*/false); }
 
 void ConverseReactor::HandleEventLocked(const std::string& wire) {
   lane_.Touch();

@@ -1,20 +1,13 @@
 #ifndef CALLGUARD_SERVER_CONVERSE_REACTOR_H_
 #define CALLGUARD_SERVER_CONVERSE_REACTOR_H_
 
-#include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "call_lane.h"
-#include "converse_deps.h"
 #include "call_stream_reactor.h"
+#include "converse_deps.h"
 #include "grpcpp/grpcpp.h"
 #include "reactor_handle.h"
 
