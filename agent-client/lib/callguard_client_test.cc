@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "client_test_util.h"
 #include "gtest/gtest.h"
 #include "replay.h"
 #include "tcp_proxy.h"
@@ -25,70 +26,6 @@ namespace {
 using client::CallCallbacks;
 using client::CallguardClient;
 using client::CallHandle;
-
-// What the guard decided about an alert, without when or under which id.
-std::string Key(const v1::Alert& alert) {
-  std::vector<std::string> words;
-  for (const v1::Evidence& e : alert.evidence()) words.push_back(e.text());
-  return absl::StrCat("turn ", alert.turn(), " ", alert.utterance_id(), " ",
-                      v1::ViolationKind_Name(alert.violation()), " ", alert.rule_id(),
-                      alert.interim() ? " interim" : "", " [", absl::StrJoin(words, "|"), "]");
-}
-
-std::vector<std::string> Keys(const std::vector<v1::Alert>& alerts) {
-  std::vector<std::string> keys;
-  for (const v1::Alert& alert : alerts) keys.push_back(Key(alert));
-  return keys;
-}
-
-// Collects what a call's callbacks deliver, from the call's reader thread.
-class Collected {
- public:
-  CallCallbacks Callbacks() {
-    CallCallbacks callbacks;
-    callbacks.on_alert = [this](const v1::Alert& alert) {
-      absl::MutexLock lock(&mu_);
-      alerts_.push_back(alert);
-    };
-    callbacks.on_error = [this](const v1::EventError& error) {
-      absl::MutexLock lock(&mu_);
-      errors_.push_back(error);
-    };
-    return callbacks;
-  }
-  std::vector<v1::Alert> alerts() {
-    absl::MutexLock lock(&mu_);
-    return alerts_;
-  }
-  std::vector<v1::EventError> errors() {
-    absl::MutexLock lock(&mu_);
-    return errors_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<v1::Alert> alerts_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::EventError> errors_ ABSL_GUARDED_BY(mu_);
-};
-
-// Every update a recognizer would send for the call: growing interims, then the final, per turn.
-std::vector<v1::Utterance> UpdatesOf(const v1::Transcript& transcript) {
-  ReplayOptions options;
-  options.interim_results = true;
-  std::vector<v1::Utterance> updates;
-  for (int turn = 0; turn < transcript.turns_size(); ++turn) {
-    for (v1::Utterance& u : UtterancesForTurn(transcript, turn, options)) updates.push_back(std::move(u));
-  }
-  return updates;
-}
-
-CallguardClient::Options FastReconnect(int port) {
-  CallguardClient::Options options;
-  options.target = absl::StrCat("127.0.0.1:", port);
-  options.initial_backoff = absl::Milliseconds(20);
-  options.max_backoff = absl::Milliseconds(200);
-  return options;
-}
 
 std::unique_ptr<CallguardServer> StartWith(const std::string& policies, FakeClock* clock = nullptr) {
   CallguardServer::Options options;
