@@ -153,21 +153,47 @@ bool CallSession::MarkRaised(UtteranceState* state, size_t rule_index) {
   return true;
 }
 
+absl::StatusOr<CallSession::UtteranceState*> CallSession::Admit(const v1::Utterance& u, uint64_t id_hash) {
+  UtteranceState* state = FindRecent(u.utterance_id(), id_hash);
+  if (state == nullptr) {
+    if (static_cast<size_t>(next_turn_) >= limits_.max_utterances_per_call) {
+      return FieldError(absl::StatusCode::kResourceExhausted, "utterance.utterance_id",
+                        absl::StrCat("the call has reached the limit of ", limits_.max_utterances_per_call,
+                                     " utterances"));
+    }
+  } else if (state->speaker != u.speaker()) {
+    return InvalidField("utterance.speaker", absl::StrCat("utterance \"", u.utterance_id(), "\" was started by ",
+                                                          v1::Speaker_Name(state->speaker)));
+  }
+  return state;
+}
+
 absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Utterance& u) {
   if (auto s = Validate(u); !s.ok()) return s;
+  const uint64_t id_hash = absl::Hash<absl::string_view>{}(u.utterance_id());
+  if (u.speaker() == v1::COUNTERPARTY && !u.is_final()) {
+    // Nothing reads what the counterparty is still saying (no rule judges the counterparty;
+    // party inference waits for the final result): such an update is checked and numbered,
+    // not normalized nor scanned.
+    if (absl::Status utf8 = ValidateUtf8(u.text(), "utterance.text"); !utf8.ok()) return utf8;
+    absl::StatusOr<UtteranceState*> state = Admit(u, id_hash);
+    if (!state.ok()) return state.status();
+    last_turn_ = (*state != nullptr ? *state : AddRecent(u.utterance_id(), id_hash, u.speaker()))->turn;
+    return std::vector<v1::Alert>();
+  }
   // Reused across utterances of every call on this thread: no allocation in steady state.
   thread_local NormalizedText norm;
   thread_local std::vector<uint32_t> candidates;
   thread_local SetHits hits;
-  // Interim results grow word by word: those normalize and scan only what is new. A final
-  // result goes on from its interims, then frees their state.
-  const int side = u.speaker() == v1::AGENT ? 0 : 1;
-  PatternMatcher::GrowingScan* scan = &growing_[side];
-  GrowingNormalization* growing_text = &growing_text_[side];
+  // The agent's interim results grow word by word: those normalize and scan only what is new.
+  // A final result goes on from its interims, then frees their state.
+  const bool growing = incremental_updates_ && u.speaker() == v1::AGENT;
+  PatternMatcher::GrowingScan* scan = &agent_scan_;
+  GrowingNormalization* growing_text = &agent_text_;
   const NormalizedText* text = &norm;
   absl::Status normalized;
   bool whole = true;
-  if (incremental_updates_ && (!u.is_final() || growing_text->active())) {
+  if (growing && (!u.is_final() || growing_text->active())) {
     normalized = Normalizer::Default().NormalizeGrowing(u.text(), growing_text);
     // Over the bounds on kept state: the whole text, the same answer.
     whole = absl::IsResourceExhausted(normalized);
@@ -185,23 +211,16 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
     if (absl::Status utf8 = ValidateUtf8(u.text(), "utterance.text"); !utf8.ok()) return utf8;
     return InvalidField("utterance.text", s.message());
   }
-  const uint64_t id_hash = absl::Hash<absl::string_view>{}(u.utterance_id());
-  UtteranceState* state = FindRecent(u.utterance_id(), id_hash);
-  if (state == nullptr) {
-    if (static_cast<size_t>(next_turn_) >= limits_.max_utterances_per_call) {
-      return FieldError(absl::StatusCode::kResourceExhausted, "utterance.utterance_id",
-                        absl::StrCat("the call has reached the limit of ", limits_.max_utterances_per_call,
-                                     " utterances"));
-    }
-  } else if (state->speaker != u.speaker()) {
-    return InvalidField("utterance.speaker", absl::StrCat("utterance \"", u.utterance_id(), "\" was started by ",
-                                                          v1::Speaker_Name(state->speaker)));
-  }
+  absl::StatusOr<UtteranceState*> admitted = Admit(u, id_hash);
+  if (!admitted.ok()) return admitted.status();
+  UtteranceState* state = *admitted;
   // One scan says which patterns matched; spans are located later, only where a rule asks.
-  absl::Status scanned = incremental_updates_ && (!u.is_final() || scan->active())
-                             ? policy_->matcher().CandidatesGrowing(text->text, scan, &candidates)
-                             : policy_->matcher().Candidates(text->text, &candidates);
-  if (u.is_final()) scan->Reset();
+  const int scope =
+      u.speaker() == v1::AGENT ? CompiledPolicy::kAgentScope : CompiledPolicy::kCounterpartyScope;
+  absl::Status scanned = growing && (!u.is_final() || scan->active())
+                             ? policy_->matcher().CandidatesGrowing(text->text, scope, scan, &candidates)
+                             : policy_->matcher().Candidates(text->text, scope, &candidates);
+  if (u.is_final() && growing) scan->Reset();
   if (!scanned.ok()) return scanned;
   if (auto s = hits.Reset(policy_, text->text, candidates); !s.ok()) return s;
 
@@ -246,7 +265,9 @@ absl::Status CallSession::PresetPreviousCounterparty(absl::string_view text) {
   if (!norm.ok()) return InvalidField("context.previous_counterparty_text", norm.status().message());
   // Only which sets matched counts here, so no spans are needed.
   std::vector<uint32_t> candidates;
-  if (auto s = policy_->matcher().Candidates(norm->text, &candidates); !s.ok()) return s;
+  if (auto s = policy_->matcher().Candidates(norm->text, CompiledPolicy::kCounterpartyScope, &candidates); !s.ok()) {
+    return s;
+  }
   std::fill(last_counterparty_sets_.begin(), last_counterparty_sets_.end(), false);
   for (uint32_t p : candidates) last_counterparty_sets_[policy_->set_of_pattern(p)] = true;
   return absl::OkStatus();

@@ -96,6 +96,9 @@ class CallSession {
   CallSession() = default;
   absl::Status Validate(const v1::Utterance& u) const;
   UtteranceState* FindRecent(absl::string_view id, uint64_t id_hash);
+  // The state of the utterance `u` updates (null if it is new), or why `u` cannot be taken:
+  // the call is at its utterance limit, or another speaker started that utterance.
+  absl::StatusOr<UtteranceState*> Admit(const v1::Utterance& u, uint64_t id_hash);
   UtteranceState* AddRecent(absl::string_view id, uint64_t id_hash, v1::Speaker speaker);
   bool Raised(const UtteranceState& state, size_t rule_index) const;
   bool MarkRaised(UtteranceState* state, size_t rule_index);
@@ -129,12 +132,13 @@ class CallSession {
 
   // The most recent utterances, a ring of at most limits_.recent_utterances entries.
   std::vector<UtteranceState> recent_;
-  // Per speaker, the prefilter stream of the utterance in progress, so that each interim result
-  // scans only its new words. Keyed by nothing but the text: a stream serves whatever text
-  // extends what it was fed, so two interleaved utterances cost a rescan, never a wrong answer.
-  PatternMatcher::GrowingScan growing_[2];
-  // Likewise the normalization of the utterance in progress, per speaker.
-  GrowingNormalization growing_text_[2];
+  // The prefilter stream of the agent's utterance in progress, so that each interim result scans
+  // only its new words. Keyed by nothing but the text: a stream serves whatever text extends
+  // what it was fed, so two interleaved utterances cost a rescan, never a wrong answer. The
+  // counterparty needs none: only its final results are read (see OnUtterance).
+  PatternMatcher::GrowingScan agent_scan_;
+  // Likewise the normalization of the agent's utterance in progress.
+  GrowingNormalization agent_text_;
   bool incremental_updates_ = true;
   size_t recent_oldest_ = 0;  // once the ring is full, the entry a new utterance replaces
   // Rules past the 64th of a policy, raised: (turn, rule index). Empty for the shipped policies.

@@ -342,6 +342,36 @@ TEST_F(CallSessionTest, BadUtterancesNameTheField) {
   EXPECT_EQ(FieldOf(session_->OnUtterance(u).status()), "utterance.speaker");
 }
 
+// The counterparty's interim results are checked and numbered but not judged: only the final
+// result moves the party inference.
+TEST_F(CallSessionTest, CounterpartyInterimIsCheckedNotJudged) {
+  Start();
+  Agent("Mark Lee, Summit Recovery Services. Is this Christopher Taylor?");
+  EXPECT_THAT(Say(v1::COUNTERPARTY, "sorry wrong", /*final=*/false, "c1"), IsEmpty());
+  EXPECT_THAT(Say(v1::COUNTERPARTY, "sorry wrong number", /*final=*/false, "c1"), IsEmpty());
+  EXPECT_NE(session_->party(), v1::PARTY_WRONG_NUMBER);
+  EXPECT_EQ(session_->last_turn(), 1);
+  EXPECT_EQ(session_->turns(), 2);
+  EXPECT_THAT(Say(v1::COUNTERPARTY, "sorry wrong number", /*final=*/true, "c1"), IsEmpty());
+  EXPECT_EQ(session_->party(), v1::PARTY_WRONG_NUMBER);
+  EXPECT_EQ(session_->turns(), 2);
+
+  v1::Utterance u;
+  u.set_utterance_id("c2");
+  u.set_speaker(v1::COUNTERPARTY);
+  u.set_is_final(false);
+  u.set_text("bad \xff\xfe utf8");
+  auto bad = session_->OnUtterance(u);
+  EXPECT_EQ(FieldOf(bad.status()), "utterance.text");
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("UTF-8"));
+  u.set_text("who is this");
+  ASSERT_TRUE(session_->OnUtterance(u).ok());
+  // The agent may not take over an utterance the counterparty started, interim or not.
+  u.set_speaker(v1::AGENT);
+  EXPECT_EQ(FieldOf(session_->OnUtterance(u).status()), "utterance.speaker");
+  EXPECT_EQ(session_->turns(), 3);
+}
+
 TEST_F(CallSessionTest, BadStartNamesTheField) {
   CallSession::Options o;
   o.engine = MiniEngine();

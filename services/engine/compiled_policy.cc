@@ -100,26 +100,6 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Polic
     }
   }
 
-  auto matcher = PatternMatcher::Create(std::move(matcher_options));
-  if (!matcher.ok()) {
-    // Point at the offending pattern's line: labels name the set and pattern.
-    const std::string msg(matcher.status().message());
-    int line = 0;
-    for (const auto& set : p.phrase_sets()) {
-      if (!absl::StrContains(msg, absl::StrCat("\"", set.name(), "\" pattern"))) continue;
-      for (const auto& pattern : set.patterns()) {
-        if (absl::StrContains(msg, absl::StrCat("\"", pattern, "\""))) {
-          line = FindLine(path, absl::StrCat("\"", set.name(), "\""), absl::CEscape(pattern));
-        }
-      }
-    }
-    return absl::InvalidArgumentError(absl::StrCat(Where(path, line), "policy \"", p.id(), "\": ", msg));
-  }
-  cp->matcher_ = *std::move(matcher);
-  if (options.warm_up) {
-    if (auto s = cp->matcher_->WarmUp(1); !s.ok()) return fail("", "", s.message());
-  }
-
   NegationOptions negation;
   negation.cues.assign(p.parameters().negation_cues().begin(), p.parameters().negation_cues().end());
   negation.scope_breakers.assign(p.parameters().negation_scope_breakers().begin(),
@@ -214,6 +194,56 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Polic
     if (!rule.disabled()) cp->rules_.push_back(std::move(cr));
   }
   if (!status.ok()) return status;
+
+  // Each speaker's words are scanned only for the sets something reads of that speaker: the
+  // rules judge the agent; party inference and the rules' guesses read the counterparty.
+  // Sets that nothing reads (e.g. only disabled rules') are in neither scope.
+  std::vector<bool> agent_sets(cp->set_names_.size()), counterparty_sets(cp->set_names_.size());
+  auto mark = [](const std::vector<SetId>& ids, std::vector<bool>* sets) {
+    for (SetId id : ids) (*sets)[id] = true;
+  };
+  for (const CompiledRule& rule : cp->rules_) {
+    for (const auto* ids : {&rule.any_of, &rule.with_any_of, &rule.unless_any_of, &rule.greeting, &rule.person,
+                            &rule.organization, &rule.not_organization, &rule.statement, &rule.debt}) {
+      mark(*ids, &agent_sets);
+    }
+    mark(rule.counterparty_any_of, &counterparty_sets);
+  }
+  mark(party.identity_question, &agent_sets);
+  for (const auto* ids : {&party.self_confirm, &party.self_name_prefix, &party.third_party, &party.wrong_number,
+                          &party.affirmative, &party.denial, &party.voicemail, &party.spouse}) {
+    mark(*ids, &counterparty_sets);
+  }
+  matcher_options.scopes.resize(2);
+  // The counterparty's interim results are not scanned (CallSession), so no streaming twin.
+  matcher_options.scopes[kCounterpartyScope].growing = false;
+  for (size_t i = 0; i < cp->pattern_set_.size(); ++i) {
+    const SetId set = cp->pattern_set_[i];
+    if (agent_sets[set]) matcher_options.scopes[kAgentScope].patterns.push_back(static_cast<uint32_t>(i));
+    if (counterparty_sets[set]) {
+      matcher_options.scopes[kCounterpartyScope].patterns.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  auto matcher = PatternMatcher::Create(std::move(matcher_options));
+  if (!matcher.ok()) {
+    // Point at the offending pattern's line: labels name the set and pattern.
+    const std::string msg(matcher.status().message());
+    int line = 0;
+    for (const auto& set : p.phrase_sets()) {
+      if (!absl::StrContains(msg, absl::StrCat("\"", set.name(), "\" pattern"))) continue;
+      for (const auto& pattern : set.patterns()) {
+        if (absl::StrContains(msg, absl::StrCat("\"", pattern, "\""))) {
+          line = FindLine(path, absl::StrCat("\"", set.name(), "\""), absl::CEscape(pattern));
+        }
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrCat(Where(path, line), "policy \"", p.id(), "\": ", msg));
+  }
+  cp->matcher_ = *std::move(matcher);
+  if (options.warm_up) {
+    if (auto s = cp->matcher_->WarmUp(1); !s.ok()) return fail("", "", s.message());
+  }
+
   return cp;
 }
 

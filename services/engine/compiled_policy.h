@@ -53,6 +53,10 @@ class CompiledPolicy {
   const std::string& version() const { return policy_.version(); }
   bool is_cjk() const { return policy_.language() == "zh"; }
 
+  // The matcher's scopes (PatternMatcher::Options::scopes): the patterns of the sets read of
+  // the agent's words, and of the counterparty's.
+  static constexpr int kAgentScope = 0;
+  static constexpr int kCounterpartyScope = 1;
   const PatternMatcher& matcher() const { return *matcher_; }
   const NegationScope& negation() const { return *negation_; }
   const std::vector<CompiledRule>& rules() const { return rules_; }

@@ -226,68 +226,109 @@ absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options o
   m->serial_ = next_serial.fetch_add(1);
   m->span_dbs_.resize(m->patterns_.size());
   for (auto& s : m->span_dbs_) s = std::make_unique<SpanDb>();
-  if (m->patterns_.empty()) return m;
-
-  std::vector<const char*> expressions;
-  std::vector<unsigned> flags;
-  std::vector<unsigned> ids;
+  if (m->patterns_.empty()) {
+    m->scopes_.resize(std::max<size_t>(options.scopes.size(), 1));
+    return m;
+  }
   for (size_t i = 0; i < m->patterns_.size(); ++i) {
     if (m->patterns_[i].empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           i < options.labels.size() ? options.labels[i] : absl::StrCat("pattern ", i), " is empty"));
     }
-    expressions.push_back(m->patterns_[i].c_str());
-    flags.push_back(kBaseFlags | HS_FLAG_SINGLEMATCH);
-    ids.push_back(static_cast<unsigned>(i));
   }
-  unsigned mode = HS_MODE_BLOCK;
-  auto compile = [&]() -> absl::StatusOr<hs_database_t*> {
+  // Compiles `subset` (indices into patterns_) with `mode` and per-pattern `flags`; errors
+  // name the offending pattern by its label.
+  auto compile = [&](const std::vector<uint32_t>& subset, const std::vector<unsigned>& flags,
+                     unsigned mode) -> absl::StatusOr<hs_database_t*> {
+    std::vector<const char*> expressions;
+    std::vector<unsigned> subset_flags;
+    for (uint32_t i : subset) {
+      expressions.push_back(m->patterns_[i].c_str());
+      subset_flags.push_back(flags[i]);
+    }
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(expressions.data(), flags.data(), ids.data(), static_cast<unsigned>(expressions.size()),
-                         mode, nullptr, &db, &err) != HS_SUCCESS) {
-      const int index = err != nullptr ? err->expression : -1;
+    if (hs_compile_multi(expressions.data(), subset_flags.data(), subset.data(),
+                         static_cast<unsigned>(expressions.size()), mode, nullptr, &db, &err) != HS_SUCCESS) {
+      const int at = err != nullptr ? err->expression : -1;
       std::string msg = CompileErrorMessage(err);
-      if (index >= 0) {
-        const std::string label = static_cast<size_t>(index) < options.labels.size()
-                                      ? options.labels[index]
-                                      : absl::StrCat("pattern ", index);
+      if (at >= 0 && static_cast<size_t>(at) < subset.size()) {
+        const uint32_t index = subset[at];
+        const std::string label =
+            index < options.labels.size() ? options.labels[index] : absl::StrCat("pattern ", index);
         return absl::InvalidArgumentError(absl::StrCat(label, " \"", m->patterns_[index], "\": ", msg));
       }
       return absl::InvalidArgumentError(absl::StrCat("pattern set does not compile: ", msg));
     }
     return db;
   };
+  std::vector<uint32_t> all(m->patterns_.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint32_t>(i);
+  const std::vector<unsigned> flags(m->patterns_.size(), kBaseFlags | HS_FLAG_SINGLEMATCH);
   const std::string key = absl::StrCat("prefilter ", kBaseFlags | HS_FLAG_SINGLEMATCH, "\n",
                                        absl::StrJoin(m->patterns_, absl::string_view("\0", 1)));
-  auto db = DatabaseCache(m->cache_dir_).GetOrCompile(key, compile);
+  auto db = DatabaseCache(m->cache_dir_).GetOrCompile(key, [&] { return compile(all, flags, HS_MODE_BLOCK); });
   if (!db.ok()) return db.status();
   m->prefilter_ = *db;
-  // Interim results re-send the whole text so far; the streaming twin scans only what is new.
-  // It is compiled case-sensitive where that cannot change a match in case-free text (the
+
+  // Interim results re-send the whole text so far; a scope's streaming twin scans only what is
+  // new. It is compiled case-sensitive where that cannot change a match in case-free text (the
   // normalizer's output): caselessness costs streaming scans of English text about a sixth
   // of their time. Other text is scanned whole.
+  std::vector<unsigned> stream_flags = flags;
+  std::string case_sensitive(m->patterns_.size(), '0');
+  for (size_t i = 0; i < m->patterns_.size(); ++i) {
+    if (!CaseFreeLiterals(m->patterns_[i])) continue;
+    stream_flags[i] &= ~static_cast<unsigned>(HS_FLAG_CASELESS);
+    case_sensitive[i] = '1';
+  }
   m->max_growing_scans_ = options.max_growing_scans;
-  if (m->max_growing_scans_ > 0) {
-    mode = HS_MODE_STREAM;
-    std::string case_sensitive(m->patterns_.size(), '0');
-    for (size_t i = 0; i < m->patterns_.size(); ++i) {
-      if (!CaseFreeLiterals(m->patterns_[i])) continue;
-      flags[i] &= ~static_cast<unsigned>(HS_FLAG_CASELESS);
-      case_sensitive[i] = '1';
+  std::vector<Options::Scope> scopes = std::move(options.scopes);
+  const bool whole_set = scopes.empty();
+  if (whole_set) scopes.push_back(Options::Scope{all, /*growing=*/true});
+  for (size_t k = 0; k < scopes.size(); ++k) {
+    std::vector<uint32_t>& subset = scopes[k].patterns;
+    std::sort(subset.begin(), subset.end());
+    subset.erase(std::unique(subset.begin(), subset.end()), subset.end());
+    if (!subset.empty() && subset.back() >= m->patterns_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("scope ", k, " names pattern ", subset.back(), " of ",
+                                                     m->patterns_.size()));
     }
-    auto stream_db =
-        DatabaseCache(m->cache_dir_).GetOrCompile(absl::StrCat("stream ", case_sensitive, " ", key), compile);
-    if (!stream_db.ok()) return stream_db.status();
-    m->prefilter_stream_ = *stream_db;
-    m->stream_serial_ = next_serial.fetch_add(1);
+    ScopeDbs& dbs = m->scopes_.emplace_back();
+    dbs.patterns = subset;
+    if (subset.empty()) continue;
+    // The scope's patterns by index, so that the key tells scopes of the same policy apart.
+    const std::string scope_key = whole_set ? std::string() : absl::StrCat("scope ", absl::StrJoin(subset, ","), " ");
+    if (whole_set) {
+      dbs.block = m->prefilter_;
+      dbs.block_serial = m->serial_;
+    } else {
+      auto block = DatabaseCache(m->cache_dir_).GetOrCompile(absl::StrCat(scope_key, key), [&] {
+        return compile(subset, flags, HS_MODE_BLOCK);
+      });
+      if (!block.ok()) return block.status();
+      dbs.block = *block;
+      dbs.owns_block = true;
+      dbs.block_serial = next_serial.fetch_add(1);
+    }
+    if (scopes[k].growing && m->max_growing_scans_ > 0) {
+      auto stream = DatabaseCache(m->cache_dir_).GetOrCompile(
+          absl::StrCat(scope_key, "stream ", case_sensitive, " ", key),
+          [&] { return compile(subset, stream_flags, HS_MODE_STREAM); });
+      if (!stream.ok()) return stream.status();
+      dbs.stream = *stream;
+      dbs.stream_serial = next_serial.fetch_add(1);
+    }
   }
   return m;
 }
 
 PatternMatcher::~PatternMatcher() {
+  for (const ScopeDbs& dbs : scopes_) {
+    if (dbs.owns_block) hs_free_database(dbs.block);
+    if (dbs.stream != nullptr) hs_free_database(dbs.stream);
+  }
   if (prefilter_ != nullptr) hs_free_database(prefilter_);
-  if (prefilter_stream_ != nullptr) hs_free_database(prefilter_stream_);
 }
 
 PatternMatcher::GrowingScan::~GrowingScan() { Reset(); }
@@ -299,6 +340,7 @@ PatternMatcher::GrowingScan& PatternMatcher::GrowingScan::operator=(GrowingScan&
     Reset();
     stream_ = std::exchange(other.stream_, nullptr);
     owner_ = std::exchange(other.owner_, nullptr);
+    scope_ = other.scope_;
     fed_ = std::move(other.fed_);
     other.fed_.clear();
     found_ = std::move(other.found_);
@@ -319,24 +361,27 @@ void PatternMatcher::GrowingScan::Reset() {
   found_ = {};
 }
 
-absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, GrowingScan* scan,
+absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, int scope, GrowingScan* scan,
                                                std::vector<uint32_t>* out) const {
-  if (prefilter_stream_ == nullptr || text.empty()) {
+  if (scope < 0 || static_cast<size_t>(scope) >= scopes_.size()) return absl::OutOfRangeError("no such scope");
+  const ScopeDbs& dbs = scopes_[scope];
+  if (dbs.stream == nullptr || text.empty()) {
     scan->Reset();
-    return Candidates(text, out);
+    return Candidates(text, scope, out);
   }
   if (scan->owner_ != nullptr && scan->owner_ != this) {
     return absl::InvalidArgumentError("GrowingScan used with a different matcher");
   }
+  if (scan->stream_ != nullptr && scan->scope_ != scope) scan->Reset();
   // The streaming database is exact for case-free text only (see Create); that is checked
   // as the text grows, on the new bytes.
   const bool extends = scan->stream_ != nullptr && text.size() >= scan->fed_.size() &&
                        std::memcmp(text.data(), scan->fed_.data(), scan->fed_.size()) == 0;
   if (!IsCaseFreeText(extends ? text.substr(scan->fed_.size()) : text)) {
     scan->Reset();
-    return Candidates(text, out);
+    return Candidates(text, scope, out);
   }
-  auto scratch = ScratchFor(prefilter_stream_, stream_serial_);
+  auto scratch = ScratchFor(dbs.stream, dbs.stream_serial);
   if (!scratch.ok()) return scratch.status();
   if (!extends) {
     if (scan->stream_ != nullptr) {
@@ -346,15 +391,16 @@ absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, GrowingSc
     } else {
       if (open_growing_scans.fetch_add(1, std::memory_order_relaxed) >= max_growing_scans_) {
         open_growing_scans.fetch_sub(1, std::memory_order_relaxed);
-        return Candidates(text, out);  // at the cap: whole-text scans, same answer
+        return Candidates(text, scope, out);  // at the cap: whole-text scans, same answer
       }
       hs_stream_t* stream = nullptr;
-      if (hs_open_stream(prefilter_stream_, 0, &stream) != HS_SUCCESS) {
+      if (hs_open_stream(dbs.stream, 0, &stream) != HS_SUCCESS) {
         open_growing_scans.fetch_sub(1, std::memory_order_relaxed);
         return absl::ResourceExhaustedError("cannot open a Vectorscan stream");
       }
       scan->stream_ = stream;
       scan->owner_ = this;
+      scan->scope_ = scope;
     }
     scan->fed_.clear();
     scan->found_.clear();
@@ -371,7 +417,7 @@ absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, GrowingSc
   // the database: resetting a stream reports the end-of-text matches as closing one does,
   // without the allocation.
   out->assign(scan->found_.begin(), scan->found_.end());
-  hs_stream_t* spare = SpareStreamFor(stream_serial_, scan->stream_);
+  hs_stream_t* spare = SpareStreamFor(dbs.stream_serial, scan->stream_);
   if (spare == nullptr) return absl::ResourceExhaustedError("cannot copy a Vectorscan stream");
   if (hs_reset_stream(spare, 0, *scratch, OnCandidate, out) != HS_SUCCESS) {
     return absl::InternalError("Vectorscan stream reset failed");
@@ -381,17 +427,32 @@ absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, GrowingSc
   return absl::OkStatus();
 }
 
-absl::Status PatternMatcher::Candidates(absl::string_view text, std::vector<uint32_t>* out) const {
+absl::Status PatternMatcher::ScanBlock(hs_database* db, uint64_t serial, absl::string_view text,
+                                       std::vector<uint32_t>* out) const {
   out->clear();
-  if (prefilter_ == nullptr || text.empty()) return absl::OkStatus();
-  auto scratch = ScratchFor(prefilter_, serial_);
+  if (db == nullptr || text.empty()) return absl::OkStatus();
+  auto scratch = ScratchFor(db, serial);
   if (!scratch.ok()) return scratch.status();
-  if (hs_scan(prefilter_, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, OnCandidate, out) !=
-      HS_SUCCESS) {
+  if (hs_scan(db, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, OnCandidate, out) != HS_SUCCESS) {
     return absl::InternalError("Vectorscan scan failed");
   }
   std::sort(out->begin(), out->end());
   return absl::OkStatus();
+}
+
+absl::Status PatternMatcher::Candidates(absl::string_view text, std::vector<uint32_t>* out) const {
+  return ScanBlock(prefilter_, serial_, text, out);
+}
+
+const std::vector<uint32_t>& PatternMatcher::scope_patterns(int scope) const {
+  static const std::vector<uint32_t>* const kNone = new std::vector<uint32_t>();
+  if (scope < 0 || static_cast<size_t>(scope) >= scopes_.size()) return *kNone;
+  return scopes_[scope].patterns;
+}
+
+absl::Status PatternMatcher::Candidates(absl::string_view text, int scope, std::vector<uint32_t>* out) const {
+  if (scope < 0 || static_cast<size_t>(scope) >= scopes_.size()) return absl::OutOfRangeError("no such scope");
+  return ScanBlock(scopes_[scope].block, scopes_[scope].block_serial, text, out);
 }
 
 absl::StatusOr<hs_database*> PatternMatcher::SpanDatabase(uint32_t pattern) const {

@@ -40,6 +40,16 @@ class PatternMatcher {
     // text it was fed); beyond it,
     // CandidatesGrowing scans the whole text each time, with the same result.
     int max_growing_scans = 8192;
+    // Subsets of the patterns that some texts are scanned against instead of all of them: a
+    // policy scans the agent's words only for what its rules about the agent use, and the
+    // counterparty's only for what party inference uses. Each scope gets its own prefilter
+    // (plus a streaming one if `growing`); Candidates and CandidatesGrowing take its index and
+    // answer in the same pattern indices as the whole set. Empty: one scope of every pattern.
+    struct Scope {
+      std::vector<uint32_t> patterns;  // indices into `patterns`, ascending
+      bool growing = true;             // CandidatesGrowing is used with this scope
+    };
+    std::vector<Scope> scopes;
   };
 
   // The prefilter state of one growing text: the interim results of one utterance, each the
@@ -62,6 +72,7 @@ class PatternMatcher {
     friend class PatternMatcher;
     hs_stream* stream_ = nullptr;
     const PatternMatcher* owner_ = nullptr;
+    int scope_ = 0;  // whose streaming database stream_ belongs to
     std::string fed_;  // the text scanned into the stream: tells an extension from a revision
     std::vector<uint32_t> found_;  // patterns matched before the end of the fed bytes
   };
@@ -72,11 +83,22 @@ class PatternMatcher {
 
   // Indices of the patterns that match somewhere in `text`, ascending, each once.
   absl::Status Candidates(absl::string_view text, std::vector<uint32_t>* out) const;
+  // The same, among the patterns of scope `scope` only (see Options::scopes).
+  absl::Status Candidates(absl::string_view text, int scope, std::vector<uint32_t>* out) const;
 
-  // The same as Candidates(text), computed incrementally when `text` extends the text of the
-  // previous call with the same `scan` (scanning only the new bytes, then the end-of-text
-  // checks on a copy of the stream). `scan` must only be used with this matcher.
-  absl::Status CandidatesGrowing(absl::string_view text, GrowingScan* scan, std::vector<uint32_t>* out) const;
+  // The same as Candidates(text, scope), computed incrementally when `text` extends the text of
+  // the previous call with the same `scan` (scanning only the new bytes, then the end-of-text
+  // checks on a copy of the stream). `scan` must only be used with this matcher. The scope
+  // must be `growing`; without one, scope 0.
+  absl::Status CandidatesGrowing(absl::string_view text, int scope, GrowingScan* scan,
+                                 std::vector<uint32_t>* out) const;
+  absl::Status CandidatesGrowing(absl::string_view text, GrowingScan* scan, std::vector<uint32_t>* out) const {
+    return CandidatesGrowing(text, 0, scan, out);
+  }
+
+  size_t scope_count() const { return scopes_.size(); }
+  // The patterns of `scope`, ascending (empty for an unknown scope).
+  const std::vector<uint32_t>& scope_patterns(int scope) const;
 
   // All non-overlapping leftmost-longest spans of `pattern` in `text`.
   absl::Status Spans(uint32_t pattern, absl::string_view text, std::vector<PatternMatch>* out) const;
@@ -98,15 +120,24 @@ class PatternMatcher {
 
  private:
   struct SpanDb;
+  // The prefilters of one scope. The scope of every pattern shares `prefilter_`.
+  struct ScopeDbs {
+    std::vector<uint32_t> patterns;
+    hs_database* block = nullptr;  // null for a scope without patterns
+    uint64_t block_serial = 0;
+    bool owns_block = false;
+    hs_database* stream = nullptr;  // null unless the scope is growing (and has patterns)
+    uint64_t stream_serial = 0;
+  };
   PatternMatcher() = default;
+  absl::Status ScanBlock(hs_database* db, uint64_t serial, absl::string_view text, std::vector<uint32_t>* out) const;
   absl::StatusOr<hs_database*> SpanDatabase(uint32_t pattern) const;
 
   std::vector<std::string> patterns_;
   std::string cache_dir_;
   hs_database* prefilter_ = nullptr;
-  hs_database* prefilter_stream_ = nullptr;  // the same patterns in streaming mode
   uint64_t serial_ = 0;  // tells per-thread scratch which databases it was sized for
-  uint64_t stream_serial_ = 0;
+  std::vector<ScopeDbs> scopes_;
   int max_growing_scans_ = 0;
   mutable std::vector<std::unique_ptr<SpanDb>> span_dbs_;
 };

@@ -1,11 +1,13 @@
 #include "pattern_matcher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "compiled_policy.h"
 #include "engine.h"
 #include "normalizer.h"
 #include "policy_loader.h"
@@ -126,6 +128,50 @@ TEST(PatternMatcherTest, GrowingScanFindsWhatAWholeScanFinds) {
   EXPECT_FALSE(scan.active());
 }
 
+// Scopes answer in the whole set's pattern indices, only for their own patterns; a growing
+// scan follows the scope it is used with.
+TEST(PatternMatcherTest, ScopesScanOnlyTheirPatterns) {
+  PatternMatcher::Options options;
+  options.patterns = {"\\bjail\\b", "wrong number", "\\barrest", "court$"};
+  options.scopes = {{{3, 0, 2}, /*growing=*/true}, {{1}, /*growing=*/false}, {{}, /*growing=*/true}};
+  auto created = PatternMatcher::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const PatternMatcher& m = **created;
+  EXPECT_EQ(m.scope_count(), 3u);
+  EXPECT_THAT(m.scope_patterns(0), ElementsAre(0, 2, 3));
+  const std::string text = "wrong number , no jail , no arrest , see you in court";
+  std::vector<uint32_t> out;
+  ASSERT_TRUE(m.Candidates(text, &out).ok());
+  EXPECT_THAT(out, ElementsAre(0, 1, 2, 3));
+  ASSERT_TRUE(m.Candidates(text, 0, &out).ok());
+  EXPECT_THAT(out, ElementsAre(0, 2, 3));
+  ASSERT_TRUE(m.Candidates(text, 1, &out).ok());
+  EXPECT_THAT(out, ElementsAre(1));
+  ASSERT_TRUE(m.Candidates(text, 2, &out).ok());
+  EXPECT_THAT(out, ::testing::IsEmpty());
+  EXPECT_EQ(m.Candidates(text, 3, &out).code(), absl::StatusCode::kOutOfRange);
+
+  PatternMatcher::GrowingScan scan;
+  std::vector<uint32_t> whole;
+  for (size_t end = 1; end <= text.size(); ++end) {
+    const absl::string_view prefix = absl::string_view(text).substr(0, end);
+    for (int scope : {0, 1, 0, 2}) {  // switching scopes starts over, never mixes
+      ASSERT_TRUE(m.CandidatesGrowing(prefix, scope, &scan, &out).ok());
+      ASSERT_TRUE(m.Candidates(prefix, scope, &whole).ok());
+      ASSERT_EQ(out, whole) << "scope " << scope << " after \"" << prefix << "\"";
+    }
+  }
+  // Scope 1 has no streaming database: whole-text scans, no stream kept.
+  ASSERT_TRUE(m.CandidatesGrowing(text, 1, &scan, &out).ok());
+  EXPECT_FALSE(scan.active());
+  EXPECT_EQ(m.CandidatesGrowing(text, -1, &scan, &out).code(), absl::StatusCode::kOutOfRange);
+
+  options.scopes = {{{7}, true}};
+  auto bad = PatternMatcher::Create(options);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("scope 0"));
+}
+
 // More matchers than a thread keeps spare streams for, growing texts interleaved: the end-of-
 // text checks must still run on a copy of the right stream.
 TEST(PatternMatcherTest, GrowingScansOfManyMatchersInterleaved) {
@@ -214,7 +260,13 @@ TEST(PatternMatcherTest, GrowingScanMatchesWholeScansOnShippedPolicies) {
     const PatternMatcher& m = (*engine)->FindPolicy(policy_file)->matcher();
     auto calls = ReadTranscripts(absl::StrCat(CALLGUARD_SOURCE_DIR "/examples/", calls_file, ".jsonl"));
     ASSERT_TRUE(calls.ok()) << calls.status();
-    std::vector<uint32_t> growing, whole;
+    // The agent's scope streams; it must answer as its whole-text scan, and that as the whole
+    // set's scan restricted to the scope's patterns.
+    constexpr int kScope = CompiledPolicy::kAgentScope;
+    const std::vector<uint32_t>& in_scope = m.scope_patterns(kScope);
+    ASSERT_FALSE(in_scope.empty());
+    ASSERT_LT(in_scope.size(), m.pattern_count());
+    std::vector<uint32_t> growing, whole, all;
     size_t compared = 0;
     for (const auto& call : *calls) {
       for (const auto& turn : call.turns()) {
@@ -224,9 +276,12 @@ TEST(PatternMatcherTest, GrowingScanMatchesWholeScansOnShippedPolicies) {
           if (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) continue;
           auto norm = Normalizer::Default().Normalize(absl::string_view(text).substr(0, end));
           ASSERT_TRUE(norm.ok()) << norm.status();
-          ASSERT_TRUE(m.CandidatesGrowing(norm->text, &scan, &growing).ok());
-          ASSERT_TRUE(m.Candidates(norm->text, &whole).ok());
+          ASSERT_TRUE(m.CandidatesGrowing(norm->text, kScope, &scan, &growing).ok());
+          ASSERT_TRUE(m.Candidates(norm->text, kScope, &whole).ok());
           ASSERT_EQ(growing, whole) << policy_file << ": \"" << norm->text << "\"";
+          ASSERT_TRUE(m.Candidates(norm->text, &all).ok());
+          std::erase_if(all, [&](uint32_t p) { return !std::binary_search(in_scope.begin(), in_scope.end(), p); });
+          ASSERT_EQ(whole, all) << policy_file << ": \"" << norm->text << "\"";
           ++compared;
         }
       }

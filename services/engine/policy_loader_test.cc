@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "compiled_policy.h"
 #include "engine.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -106,6 +107,55 @@ TEST(PolicyLoaderTest, UnknownCoachingPlaceholderIsAnError) {
   ASSERT_FALSE(engine.ok());
   EXPECT_THAT(std::string(engine.status().message()), HasSubstr(path + ":"));
   EXPECT_THAT(std::string(engine.status().message()), HasSubstr("unknown placeholder {company}"));
+}
+
+// Each speaker's words are scanned for the sets read of that speaker only.
+TEST(PolicyLoaderTest, ScopesHoldTheSetsReadOfEachSpeaker) {
+  constexpr char kScoped[] = R"pb(
+id: "scoped"
+version: "1"
+language: "en"
+party_inference {
+  wrong_number_any_of: "wrong_number"
+  identity_question_any_of: "identity_question"
+}
+phrase_sets { name: "jail" patterns: ["\\bjail\\b", "\\barrest"] }
+phrase_sets { name: "wrong_number" patterns: "\\bwrong number\\b" }
+phrase_sets { name: "identity_question" patterns: "\\bis this\\b" }
+phrase_sets { name: "guess" patterns: "\\bis this about\\b" }
+phrase_sets { name: "confirms" patterns: "\\byes it is\\b" }
+phrase_sets { name: "only_disabled" patterns: "\\bnever read\\b" }
+rules {
+  id: "threat" kind: PROHIBITED_THREAT title: "threat"
+  phrases { any_of: "jail" }
+}
+rules {
+  id: "confirm" kind: THIRD_PARTY_DISCLOSURE title: "confirmed"
+  confirmation { counterparty_any_of: "guess" agent_any_of: "confirms" }
+}
+rules {
+  id: "off" kind: PROHIBITED_THREAT title: "off" disabled: true
+  phrases { any_of: "only_disabled" }
+}
+)pb";
+  TempDir dir;
+  const std::string path = dir.Write("scoped.textproto", kScoped);
+  auto source = ParsePolicyFile(path);
+  ASSERT_TRUE(source.ok()) << source.status();
+  auto policy = CompiledPolicy::Create(source->policy, path);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  const CompiledPolicy& p = **policy;
+  auto sets_of = [&](int scope) {
+    std::vector<std::string> names;
+    for (uint32_t pattern : p.matcher().scope_patterns(scope)) {
+      const std::string& name = p.set_name(p.set_of_pattern(pattern));
+      if (names.empty() || names.back() != name) names.push_back(name);
+    }
+    return names;
+  };
+  EXPECT_THAT(sets_of(CompiledPolicy::kAgentScope), ::testing::ElementsAre("jail", "identity_question", "confirms"));
+  EXPECT_THAT(sets_of(CompiledPolicy::kCounterpartyScope), ::testing::ElementsAre("wrong_number", "guess"));
+  EXPECT_EQ(p.matcher().scope_patterns(CompiledPolicy::kAgentScope).size(), 4u);
 }
 
 TEST(PolicyLoaderTest, ShippedPoliciesLoadAndCompile) {
