@@ -65,7 +65,7 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     {
       absl::MutexLock lock(&mu_);
       if (ok) {
-        HandleLocked(ByteBufferToString(read_buffer_));
+        HandleLocked(ReceivedBytes(read_buffer_).view());
       } else {
         flow_.finishing = true;
       }
@@ -106,7 +106,7 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
  protected:
   // Queues the answers to one message read; sets flow_.finishing to end the stream.
-  virtual void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  virtual void HandleLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
 
   absl::Mutex mu_;
   OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
@@ -131,7 +131,7 @@ class EchoReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 // Converse: one call; its CallEnd ends the stream.
 class ConverseEcho final : public EchoReactor {
  private:
-  void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+  void HandleLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
     v1::CallEvent event;
     if (!ParseMessage(wire, &event).ok()) return;
     v1::GuardEvent answer;
@@ -146,7 +146,7 @@ class ConverseEcho final : public EchoReactor {
 // only its call, the client's half-close ends the stream.
 class ConverseManyEcho final : public EchoReactor {
  private:
-  void HandleLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
+  void HandleLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) override {
     v1::CallEventEnvelope envelope;
     if (!ParseMessage(wire, &envelope).ok()) return;
     EchoCall& call = calls_[envelope.call_id()];

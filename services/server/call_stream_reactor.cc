@@ -12,7 +12,7 @@ void CallStreamReactor::OnReadDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     if (ok) {
-      HandleEventLocked(ByteBufferToString(read_buffer_));
+      HandleEventLocked(ReceivedBytes(read_buffer_).view());
       actions = PumpLocked(/*want_read=*/!flow_.finishing);
     } else {
       // The client closed its side, or the transport broke.

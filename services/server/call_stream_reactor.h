@@ -30,7 +30,7 @@ class CallStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   void StartReading() { StartRead(&read_buffer_); }
 
   // One event read off the wire.
-  virtual void HandleEventLocked(const std::string& wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
+  virtual void HandleEventLocked(absl::string_view wire) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
   // The client closed its side: end the live calls, queueing their summaries.
   virtual void EndCallsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) = 0;
   // The transport broke: park or end the live calls; nothing more can be written.

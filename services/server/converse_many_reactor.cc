@@ -70,7 +70,7 @@ void ConverseManyReactor::OnLaneTakeOver(const std::string& call_id, uint64_t se
   });
 }
 
-void ConverseManyReactor::HandleEventLocked(const std::string& wire) {
+void ConverseManyReactor::HandleEventLocked(absl::string_view wire) {
   v1::CallEventEnvelope envelope;
   if (absl::Status status = ParseMessage(wire, &envelope); !status.ok()) {
     const std::string field = FieldOf(status);

@@ -49,7 +49,7 @@ class ConverseManyReactor : public CallStreamReactor {
     CallLane lane;
   };
 
-  void HandleEventLocked(const std::string& wire) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleEventLocked(absl::string_view wire) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BreakCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { slots_.clear(); }

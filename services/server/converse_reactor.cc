@@ -57,7 +57,7 @@ void ConverseReactor::BreakCallsLocked() { lane_.Break(); }
 
 void ConverseReactor::ReleaseLocked() { lane_.EndCall(CallLane::kStreamBroken, /*send=*/false); }
 
-void ConverseReactor::HandleEventLocked(const std::string& wire) {
+void ConverseReactor::HandleEventLocked(absl::string_view wire) {
   lane_.Touch();
   v1::CallEvent event;
   if (absl::Status status = ParseMessage(wire, &event); !status.ok()) {

@@ -36,7 +36,7 @@ class ConverseReactor : public CallStreamReactor, private LaneOutput {
   void OnTakeOver() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void HandleEventLocked(const std::string& wire) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleEventLocked(absl::string_view wire) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BreakCallsLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

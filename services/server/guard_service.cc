@@ -22,7 +22,7 @@ grpc::ServerUnaryReactor* GuardService::Check(grpc::CallbackServerContext* conte
                                               grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::CheckRequest check;
-  if (absl::Status status = ParseMessage(ByteBufferToString(*request), &check); !status.ok()) {
+  if (absl::Status status = ParseMessage(ReceivedBytes(*request).view(), &check); !status.ok()) {
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }

@@ -82,8 +82,20 @@ std::string ByteBufferToString(const grpc::ByteBuffer& buffer) {
 }
 
 grpc::ByteBuffer MessageToByteBuffer(const google::protobuf::Message& message) {
-  grpc::Slice slice(message.SerializeAsString());
+  const size_t size = message.ByteSizeLong();
+  grpc::Slice slice(size);
+  // The slice is new and ours alone until handed to the ByteBuffer.
+  message.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
   return grpc::ByteBuffer(&slice, 1);
+}
+
+ReceivedBytes::ReceivedBytes(const grpc::ByteBuffer& buffer) {
+  if (buffer.TrySingleSlice(&slice_).ok()) {
+    view_ = absl::string_view(reinterpret_cast<const char*>(slice_.begin()), slice_.size());
+  } else {
+    copy_ = ByteBufferToString(buffer);
+    view_ = copy_;
+  }
 }
 
 absl::Status ParseMessage(absl::string_view wire, google::protobuf::Message* message) {

@@ -16,7 +16,23 @@ namespace callguard {
 // the field so the call can go on.
 
 std::string ByteBufferToString(const grpc::ByteBuffer& buffer);
+// Serialized straight into the one slice gRPC will send.
 grpc::ByteBuffer MessageToByteBuffer(const google::protobuf::Message& message);
+
+// A received message's bytes in one piece: gRPC's own slice when the message came in one (as
+// small messages do), else a copy. The view is valid while this object lives.
+class ReceivedBytes {
+ public:
+  explicit ReceivedBytes(const grpc::ByteBuffer& buffer);
+  ReceivedBytes(const ReceivedBytes&) = delete;
+  ReceivedBytes& operator=(const ReceivedBytes&) = delete;
+  absl::string_view view() const { return view_; }
+
+ private:
+  grpc::Slice slice_;
+  std::string copy_;
+  absl::string_view view_;
+};
 
 // `event` (a serialized message) as field 2 of an envelope whose field 1 is `call_id`
 // (CallEventEnvelope, GuardEventEnvelope), sharing event's bytes instead of copying them.

@@ -83,6 +83,24 @@ TEST(WireCodecTest, ByteBufferRoundTrip) {
   v1::CallEvent parsed;
   ASSERT_TRUE(ParseMessage(ByteBufferToString(buffer), &parsed).ok());
   EXPECT_EQ(parsed.utterance().text().size(), 10000u);
+  EXPECT_EQ(buffer.Length(), sent.ByteSizeLong());
+}
+
+TEST(WireCodecTest, ReceivedBytesJoinsSlicesAndViewsASingleOne) {
+  const std::string wire = UtteranceEvent("u-3", "split across slices").SerializeAsString();
+  std::vector<grpc::Slice> slices;
+  slices.emplace_back(wire.substr(0, 5));
+  slices.emplace_back(wire.substr(5, 7));
+  slices.emplace_back(wire.substr(12));
+  const grpc::ByteBuffer split(slices.data(), slices.size());
+  EXPECT_EQ(ReceivedBytes(split).view(), wire);
+
+  grpc::Slice one(wire);
+  const grpc::ByteBuffer whole(&one, 1);
+  const ReceivedBytes received(whole);
+  EXPECT_EQ(received.view(), wire);
+  // No copy: the view is the slice gRPC holds.
+  EXPECT_EQ(static_cast<const void*>(received.view().data()), static_cast<const void*>(one.begin()));
 }
 
 }  // namespace
