@@ -26,17 +26,6 @@ using client::CallHandle;
 
 constexpr char kThreat[] = "Mr Smith the police will ARREST you today";
 
-std::unique_ptr<CallguardServer> StartServerFor(const std::string& policies, const std::string& db_path = "") {
-  CallguardServer::Options options;
-  options.config.set_listen("127.0.0.1:0");
-  options.config.set_policies_dir(policies);
-  options.config.set_resume_grace_s(30);
-  options.config.set_db_path(db_path);
-  auto server = CallguardServer::Start(std::move(options));
-  EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
-}
-
 CallguardClient::Options Shared(int port, int calls_per_stream) {
   CallguardClient::Options options = FastReconnect(port);
   options.calls_per_stream = calls_per_stream;
@@ -134,29 +123,7 @@ size_t FinalsIn(const v1::Transcript& transcript) {
 }
 
 // The shipped policies and sample calls, shared by the suite.
-class SharedStreamOnSampleCallsTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    server_ = StartServerFor(std::string(CALLGUARD_SOURCE_DIR) + "/policies").release();
-    auto calls = ReadTranscripts(std::string(CALLGUARD_SOURCE_DIR) + "/examples/calls-en.jsonl");
-    ASSERT_TRUE(calls.ok()) << calls.status();
-    calls_ = new std::vector<v1::Transcript>(*std::move(calls));
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete calls_;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(calls_->size(), 2u);
-  }
-
-  static CallguardServer* server_;
-  static std::vector<v1::Transcript>* calls_;
-};
-
-CallguardServer* SharedStreamOnSampleCallsTest::server_ = nullptr;
-std::vector<v1::Transcript>* SharedStreamOnSampleCallsTest::calls_ = nullptr;
+class SharedStreamOnSampleCallsTest : public SampleCallsSuite {};
 
 TEST_F(SharedStreamOnSampleCallsTest, InterleavedCallsGetWhatCallsOfTheirOwnGet) {
   auto own = CallguardClient::Create(FastReconnect(server_->port()));
@@ -218,7 +185,7 @@ TEST_F(SharedStreamOnSampleCallsTest, EveryCallOnABrokenStreamResumesWithNothing
 }
 
 TEST(SharedStreamTest, RefusedStartAndRefusedEventLeaveTheOtherCallsAlone) {
-  auto server = StartServerFor(TestPolicyDir());
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   auto client = CallguardClient::Create(Shared(server->port(), 10));
   ASSERT_TRUE(client.ok());
@@ -266,7 +233,7 @@ TEST(SharedStreamTest, RefusedStartAndRefusedEventLeaveTheOtherCallsAlone) {
 }
 
 TEST(SharedStreamTest, MoreCallsThanFitOpenAnotherStreamAndEndAlone) {
-  auto server = StartServerFor(TestPolicyDir());
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   auto client = CallguardClient::Create(Shared(server->port(), 2));
   ASSERT_TRUE(client.ok());
@@ -314,7 +281,7 @@ int ThreadsOfThisProcess() {
 }
 
 TEST(SharedStreamTest, ASharedStreamHasTwoThreadsForAllItsCalls) {
-  auto server = StartServerFor(TestPolicyDir());
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   auto client = CallguardClient::Create(Shared(server->port(), 100));
   ASSERT_TRUE(client.ok());
@@ -345,7 +312,7 @@ TEST(SharedStreamTest, ASharedStreamHasTwoThreadsForAllItsCalls) {
 
 TEST(SharedStreamTest, DestroyingAHandleWithoutEndEndsOnlyThatCall) {
   TempDir dir;
-  auto server = StartServerFor(TestPolicyDir(), dir.path() + "/callguard.db");
+  auto server = StartResumingServer(TestPolicyDir(), nullptr, dir.path() + "/callguard.db");
   ASSERT_NE(server, nullptr);
   auto client = CallguardClient::Create(Shared(server->port(), 10));
   ASSERT_TRUE(client.ok());
@@ -374,7 +341,7 @@ TEST(SharedStreamTest, DestroyingAHandleWithoutEndEndsOnlyThatCall) {
 }
 
 TEST(SharedStreamTest, ALostResumeLosesOnlyItsOwnCall) {
-  auto server = StartServerFor(TestPolicyDir());
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   auto proxy = TcpProxy::Create(server->port());
   ASSERT_TRUE(proxy.ok());

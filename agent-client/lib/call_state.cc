@@ -78,20 +78,23 @@ absl::Status CallState::Enqueue(v1::CallEvent event) {
   return absl::OkStatus();
 }
 
+bool CallState::QueueEndLocked(absl::string_view reason) {
+  if (ended_ || summary_.has_value()) return false;
+  // Never refused for a full buffer: the end must get through.
+  v1::CallEvent event;
+  event.mutable_end()->set_reason(std::string(reason));
+  event.set_seq(next_seq_++);
+  unacked_.push_back(std::move(event));
+  ended_ = true;
+  return true;
+}
+
 absl::StatusOr<v1::CallSummary> CallState::End(absl::string_view reason, absl::Duration timeout) {
   bool queued = false;
   {
     absl::MutexLock lock(&mu_);
     if (!fatal_.ok()) return fatal_;
-    if (!ended_ && !summary_.has_value()) {
-      // Never refused for a full buffer: the end must get through.
-      v1::CallEvent event;
-      event.mutable_end()->set_reason(std::string(reason));
-      event.set_seq(next_seq_++);
-      unacked_.push_back(std::move(event));
-      ended_ = true;
-      queued = true;
-    }
+    queued = QueueEndLocked(reason);
   }
   if (queued) Wake();  // outside the lock: a shared stream's lock comes before a call's
   absl::MutexLock lock(&mu_);
@@ -126,14 +129,7 @@ void CallState::Abandon(absl::string_view reason) {
   {
     absl::MutexLock lock(&mu_);
     abandoned_ = true;
-    if (!ended_ && !summary_.has_value() && fatal_.ok()) {
-      v1::CallEvent event;
-      event.mutable_end()->set_reason(std::string(reason));
-      event.set_seq(next_seq_++);
-      unacked_.push_back(std::move(event));
-      ended_ = true;
-      queued = true;
-    }
+    if (fatal_.ok()) queued = QueueEndLocked(reason);
     // A callback running on the stream's reader thread may still use what the handle's owner
     // is about to free.
     mu_.Await(absl::Condition(

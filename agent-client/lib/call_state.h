@@ -102,6 +102,8 @@ class CallState {
     return closing_ || summary_.has_value() || !fatal_.ok();
   }
   void TrimLocked(uint64_t applied) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the CallEnd unless the call ended already; true if it did.
+  bool QueueEndLocked(absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Decides what a refused hand-shake means; sets `lost` if the dialer must be told.
   Next SettleRefusalLocked(const absl::Status& error, std::optional<v1::EventError>* lost)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -27,35 +27,9 @@ using client::CallCallbacks;
 using client::CallguardClient;
 using client::CallHandle;
 
-std::unique_ptr<CallguardServer> StartWith(const std::string& policies, FakeClock* clock = nullptr) {
-  CallguardServer::Options options;
-  options.config.set_listen("127.0.0.1:0");
-  options.config.set_policies_dir(policies);
-  options.config.set_resume_grace_s(30);
-  if (clock != nullptr) {
-    options.clock = clock->AsFunction();
-    options.sweep_interval = absl::ZeroDuration();
-  }
-  auto server = CallguardServer::Start(std::move(options));
-  EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
-}
-
 // The shipped policies and sample calls: compiled once for the suite.
-class ClientOnSampleCallsTest : public ::testing::Test {
+class ClientOnSampleCallsTest : public SampleCallsSuite {
  protected:
-  static void SetUpTestSuite() {
-    server_ = StartWith(std::string(CALLGUARD_SOURCE_DIR) + "/policies").release();
-    auto calls = ReadTranscripts(std::string(CALLGUARD_SOURCE_DIR) + "/examples/calls-en.jsonl");
-    ASSERT_TRUE(calls.ok()) << calls.status();
-    calls_ = new std::vector<v1::Transcript>(*std::move(calls));
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete calls_;
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr); }
-
   // What an in-process replay of the same updates raises: the reference.
   static std::vector<std::string> ReferenceAlerts(const v1::Transcript& transcript) {
     ReplayOptions options;
@@ -64,13 +38,7 @@ class ClientOnSampleCallsTest : public ::testing::Test {
     EXPECT_TRUE(alerts.ok()) << alerts.status();
     return alerts.ok() ? Keys(*alerts) : std::vector<std::string>{};
   }
-
-  static CallguardServer* server_;
-  static std::vector<v1::Transcript>* calls_;
 };
-
-CallguardServer* ClientOnSampleCallsTest::server_ = nullptr;
-std::vector<v1::Transcript>* ClientOnSampleCallsTest::calls_ = nullptr;
 
 TEST_F(ClientOnSampleCallsTest, SeveredConnectionLosesNoAlertAndRepeatsNone) {
   // The sample call with the most alerts.
@@ -194,7 +162,7 @@ TEST_F(ClientOnSampleCallsTest, ManyThreadsStreamTheirOwnCallsThroughOneClient) 
 
 TEST(ClientTest, GraceExpiryMakesTheCallReportNotFound) {
   FakeClock clock;
-  auto server = StartWith(TestPolicyDir(), &clock);
+  auto server = StartResumingServer(TestPolicyDir(), &clock);
   ASSERT_NE(server, nullptr);
   auto proxy = TcpProxy::Create(server->port());
   ASSERT_TRUE(proxy.ok());
@@ -224,7 +192,7 @@ TEST(ClientTest, GraceExpiryMakesTheCallReportNotFound) {
 }
 
 TEST(ClientTest, RefusedStartsAndEventsComeBackAsErrors) {
-  auto server = StartWith(TestPolicyDir());
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   auto client = CallguardClient::Create(FastReconnect(server->port()));
   ASSERT_TRUE(client.ok());
@@ -262,7 +230,7 @@ TEST(ClientTest, RefusedStartsAndEventsComeBackAsErrors) {
 }
 
 TEST(ClientTest, BufferIsBoundedWhileTheNetworkIsDown) {
-  auto server = StartWith(TestPolicyDir());
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   auto proxy = TcpProxy::Create(server->port());
   ASSERT_TRUE(proxy.ok());

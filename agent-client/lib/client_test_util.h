@@ -2,6 +2,7 @@
 #ifndef CALLGUARD_AGENT_CLIENT_LIB_CLIENT_TEST_UTIL_H_
 #define CALLGUARD_AGENT_CLIENT_LIB_CLIENT_TEST_UTIL_H_
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,7 +12,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "callguard_client.h"
+#include "callguard_server.h"
+#include "gtest/gtest.h"
 #include "replay.h"
+#include "test_support.h"
+#include "transcript_io.h"
 
 namespace callguard::testing {
 
@@ -87,6 +92,49 @@ inline client::CallguardClient::Options FastReconnect(int port) {
   options.max_backoff = absl::Milliseconds(200);
   return options;
 }
+
+// A real server on a free loopback port that keeps broken calls `grace_s` for their resume.
+inline std::unique_ptr<CallguardServer> StartResumingServer(const std::string& policies,
+                                                            FakeClock* clock = nullptr,
+                                                            const std::string& db_path = "",
+                                                            int grace_s = 30) {
+  CallguardServer::Options options;
+  options.config.set_listen("127.0.0.1:0");
+  options.config.set_policies_dir(policies);
+  options.config.set_resume_grace_s(grace_s);
+  options.config.set_db_path(db_path);
+  if (clock != nullptr) {
+    options.clock = clock->AsFunction();
+    options.sweep_interval = absl::ZeroDuration();
+  }
+  auto server = CallguardServer::Start(std::move(options));
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? *std::move(server) : nullptr;
+}
+
+// A suite on the shipped policies and the English sample calls, compiled once for the suite.
+class SampleCallsSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = StartResumingServer(std::string(CALLGUARD_SOURCE_DIR) + "/policies").release();
+    auto calls = ReadTranscripts(std::string(CALLGUARD_SOURCE_DIR) + "/examples/calls-en.jsonl");
+    ASSERT_TRUE(calls.ok()) << calls.status();
+    calls_ = new std::vector<v1::Transcript>(*std::move(calls));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete calls_;
+    calls_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(calls_->size(), 2u);
+  }
+
+  static inline CallguardServer* server_ = nullptr;
+  static inline std::vector<v1::Transcript>* calls_ = nullptr;
+};
 
 }  // namespace callguard::testing
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "client_test_util.h"
 #include "gtest/gtest.h"
 #include "server_config.h"
 #include "test_support.h"
@@ -17,22 +18,6 @@ namespace callguard::testing {
 namespace {
 
 constexpr char kThreat[] = "Mr Smith the police will ARREST you today";
-
-std::unique_ptr<CallguardServer> StartResumable(int grace_s, FakeClock* clock = nullptr,
-                                                const std::string& db_path = "") {
-  CallguardServer::Options options;
-  options.config.set_listen("127.0.0.1:0");
-  options.config.set_policies_dir(TestPolicyDir());
-  options.config.set_resume_grace_s(grace_s);
-  options.config.set_db_path(db_path);
-  if (clock != nullptr) {
-    options.clock = clock->AsFunction();
-    options.sweep_interval = absl::ZeroDuration();
-  }
-  auto server = CallguardServer::Start(std::move(options));
-  EXPECT_TRUE(server.ok()) << server.status();
-  return server.ok() ? *std::move(server) : nullptr;
-}
 
 // One Converse stream whose answers a background thread collects.
 class RawStream : public BackgroundStream<v1::CallEvent, v1::GuardEvent> {
@@ -56,7 +41,7 @@ v1::CallEvent ResumeEvent(const std::string& call_id, uint64_t last_received) {
 }
 
 TEST(ResumeServerTest, DuplicateEventsAreDroppedSilently) {
-  auto server = StartResumable(30);
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   RawStream call(ChannelTo(*server));
   ASSERT_TRUE(call.Send(StartEvent("dup-1"), 1));
@@ -82,7 +67,7 @@ TEST(ResumeServerTest, DuplicateEventsAreDroppedSilently) {
 }
 
 TEST(ResumeServerTest, ResumingAnUnknownCallIsNotFound) {
-  auto server = StartResumable(30);
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   RawStream call(ChannelTo(*server));
   ASSERT_TRUE(call.Send(ResumeEvent("never-started", 0), 0));
@@ -95,7 +80,7 @@ TEST(ResumeServerTest, ResumingAnUnknownCallIsNotFound) {
 }
 
 TEST(ResumeServerTest, BrokenCallIsParkedAndResumedWithTheAnswersItMissed) {
-  auto server = StartResumable(30);
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   std::string missed_rule;
   {
@@ -151,7 +136,7 @@ TEST(ResumeServerTest, BrokenCallIsParkedAndResumedWithTheAnswersItMissed) {
 }
 
 TEST(ResumeServerTest, ResumeTakesOverAStreamThatHasNotNoticedItBroke) {
-  auto server = StartResumable(30);
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   RawStream old_stream(ChannelTo(*server));
   ASSERT_TRUE(old_stream.Send(StartEvent("takeover-1"), 1));
@@ -174,7 +159,7 @@ TEST(ResumeServerTest, ResumeTakesOverAStreamThatHasNotNoticedItBroke) {
 TEST(ResumeServerTest, GraceExpiryEndsTheParkedCallAndRecordsWhy) {
   FakeClock clock;
   TempDir dir;
-  auto server = StartResumable(30, &clock, dir.path() + "/callguard.db");
+  auto server = StartResumingServer(TestPolicyDir(), &clock, dir.path() + "/callguard.db");
   ASSERT_NE(server, nullptr);
   {
     RawStream first(ChannelTo(*server));
@@ -210,7 +195,7 @@ TEST(ResumeServerTest, GraceExpiryEndsTheParkedCallAndRecordsWhy) {
 }
 
 TEST(ResumeServerTest, UnsequencedCallsStillEndWhenTheirStreamBreaks) {
-  auto server = StartResumable(30);
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   {
     RawStream call(ChannelTo(*server));
@@ -227,7 +212,7 @@ TEST(ResumeServerTest, UnsequencedCallsStillEndWhenTheirStreamBreaks) {
 }
 
 TEST(ResumeServerTest, ZeroGraceEndsEvenSequencedCallsAtOnce) {
-  auto server = StartResumable(0);
+  auto server = StartResumingServer(TestPolicyDir(), nullptr, "", /*grace_s=*/0);
   ASSERT_NE(server, nullptr);
   {
     RawStream call(ChannelTo(*server));
@@ -246,7 +231,7 @@ TEST(ResumeServerTest, ZeroGraceEndsEvenSequencedCallsAtOnce) {
 }
 
 TEST(ResumeServerTest, OnlyTheLast64AnswersAreKeptAndALaterResumeIsToldSo) {
-  auto server = StartResumable(30);
+  auto server = StartResumingServer(TestPolicyDir());
   ASSERT_NE(server, nullptr);
   constexpr int kAnswers = 70;
   {
