@@ -299,7 +299,7 @@ absl::StatusOr<std::unique_ptr<PatternMatcher>> PatternMatcher::Create(Options o
     if (subset.empty()) continue;
     // The scope's patterns by index, so that the key tells scopes of the same policy apart.
     const std::string scope_key = whole_set ? std::string() : absl::StrCat("scope ", absl::StrJoin(subset, ","), " ");
-    if (whole_set) {
+    if (whole_set || subset.size() == m->patterns_.size()) {  // every pattern: the same database
       dbs.block = m->prefilter_;
       dbs.block_serial = m->serial_;
     } else {

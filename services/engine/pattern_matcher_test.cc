@@ -133,11 +133,14 @@ TEST(PatternMatcherTest, GrowingScanFindsWhatAWholeScanFinds) {
 TEST(PatternMatcherTest, ScopesScanOnlyTheirPatterns) {
   PatternMatcher::Options options;
   options.patterns = {"\\bjail\\b", "wrong number", "\\barrest", "court$"};
-  options.scopes = {{{3, 0, 2}, /*growing=*/true}, {{1}, /*growing=*/false}, {{}, /*growing=*/true}};
+  options.scopes = {{{3, 0, 2}, /*growing=*/true},
+                    {{1}, /*growing=*/false},
+                    {{}, /*growing=*/true},
+                    {{0, 1, 2, 3}, /*growing=*/true}};
   auto created = PatternMatcher::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   const PatternMatcher& m = **created;
-  EXPECT_EQ(m.scope_count(), 3u);
+  EXPECT_EQ(m.scope_count(), 4u);
   EXPECT_THAT(m.scope_patterns(0), ElementsAre(0, 2, 3));
   const std::string text = "wrong number , no jail , no arrest , see you in court";
   std::vector<uint32_t> out;
@@ -149,13 +152,15 @@ TEST(PatternMatcherTest, ScopesScanOnlyTheirPatterns) {
   EXPECT_THAT(out, ElementsAre(1));
   ASSERT_TRUE(m.Candidates(text, 2, &out).ok());
   EXPECT_THAT(out, ::testing::IsEmpty());
-  EXPECT_EQ(m.Candidates(text, 3, &out).code(), absl::StatusCode::kOutOfRange);
+  ASSERT_TRUE(m.Candidates(text, 3, &out).ok());  // every pattern: the whole set's database
+  EXPECT_THAT(out, ElementsAre(0, 1, 2, 3));
+  EXPECT_EQ(m.Candidates(text, 4, &out).code(), absl::StatusCode::kOutOfRange);
 
   PatternMatcher::GrowingScan scan;
   std::vector<uint32_t> whole;
   for (size_t end = 1; end <= text.size(); ++end) {
     const absl::string_view prefix = absl::string_view(text).substr(0, end);
-    for (int scope : {0, 1, 0, 2}) {  // switching scopes starts over, never mixes
+    for (int scope : {0, 1, 0, 2, 3}) {  // switching scopes starts over, never mixes
       ASSERT_TRUE(m.CandidatesGrowing(prefix, scope, &scan, &out).ok());
       ASSERT_TRUE(m.Candidates(prefix, scope, &whole).ok());
       ASSERT_EQ(out, whole) << "scope " << scope << " after \"" << prefix << "\"";
