@@ -475,6 +475,51 @@ NumWord ReadNumWord(AtomView atoms, size_t start) {
   return word;
 }
 
+// Reads the Latin word starting at atoms[start] into `buf` (lowercase ASCII letters only, at
+// most `size` of them); returns its length, or 0 if it is anything else. *end: past the word.
+size_t ReadAsciiWord(AtomView atoms, size_t start, char* buf, size_t size, size_t* end) {
+  size_t len = 0;
+  size_t i = start;
+  for (; atoms.Has(i) && IsWordKind(atoms[i].kind); ++i) {
+    const char32_t cp = atoms[i].cp;
+    if (len == size || cp < U'a' || cp > U'z') len = size + 1;  // not a candidate; read on to its end
+    if (len <= size) buf[len++] = static_cast<char>(cp);
+  }
+  *end = i;
+  return len <= size ? len : 0;
+}
+
+size_t NextWordAfterSpaces(AtomView atoms, size_t pos);
+
+// A hesitation sound the recognizer wrote as a word ("we will have the uh police come"): it
+// carries no meaning and would split a phrase in two. Not "mm", "hmm" nor "uh" before "huh":
+// "mm hmm" and "uh huh" are answers. Sets *end past the word (and its trailing spaces are
+// left for the caller).
+bool IsFillerWord(AtomView atoms, size_t start, size_t* end) {
+  char buf[4];
+  const size_t len = ReadAsciiWord(atoms, start, buf, sizeof(buf), end);
+  const absl::string_view word(buf, len);
+  if (word != "uh" && word != "um" && word != "umm" && word != "uhm" && word != "uhh" && word != "er" &&
+      word != "erm") {
+    return false;
+  }
+  // Not next to Chinese, where it would join what it separates ("十 um 两"), nor next to
+  // digits, which Chinese numerals become: the output must normalize to itself.
+  auto blocks = [](Kind kind) { return kind == Kind::kCjk || kind == Kind::kDigit; };
+  size_t before = start;
+  while (before > 0 && (atoms[before - 1].kind == Kind::kSpace || atoms[before - 1].kind == Kind::kDrop)) --before;
+  if (before > 0 && blocks(atoms[before - 1].kind)) return false;
+  size_t after = *end;
+  while (atoms.Has(after) && (atoms[after].kind == Kind::kSpace || atoms[after].kind == Kind::kDrop)) ++after;
+  if (atoms.Has(after) && blocks(atoms[after].kind)) return false;
+  if (word != "uh") return true;
+  const size_t next = NextWordAfterSpaces(atoms, *end);
+  if (next == std::string::npos) return true;
+  size_t next_end;
+  char next_buf[4];
+  return absl::string_view(next_buf, ReadAsciiWord(atoms, next, next_buf, sizeof(next_buf), &next_end)) != "huh";
+}
+
 // Index of the next word start after the spaces following atom index `pos`, or npos.
 size_t NextWordAfterSpaces(AtomView atoms, size_t pos) {
   size_t i = pos;
@@ -496,6 +541,15 @@ size_t NextWordAfterSpaces(AtomView atoms, size_t pos) {
   }
   if (i == pos || !atoms.Has(i) || !IsWordKind(atoms[i].kind)) return std::string::npos;
   return i;
+}
+
+// The next word after `pos` that could go on a number: hesitations in between are skipped
+// ("two uh hundred" is 200), so that a number reads the same with the fillers dropped or not.
+size_t NextNumberWordCandidate(AtomView atoms, size_t pos) {
+  size_t next = NextWordAfterSpaces(atoms, pos);
+  size_t end;
+  while (next != std::string::npos && IsFillerWord(atoms, next, &end)) next = NextWordAfterSpaces(atoms, end);
+  return next;
 }
 
 // Parses "three hundred eighty", "twelve thousand three hundred", "a hundred", "5 thousand"...
@@ -521,7 +575,7 @@ bool ParseEnglishNumber(AtomView atoms, size_t start, uint64_t seed, size_t* end
     state = State::kNeedsScale;
     segment = seed;
     words = 1;
-    pos = NextWordAfterSpaces(atoms, start);
+    pos = NextNumberWordCandidate(atoms, start);
   }
   while (pos != std::string::npos) {
     const NumWord w = ReadNumWord(atoms, pos);
@@ -644,7 +698,7 @@ bool ParseEnglishNumber(AtomView atoms, size_t start, uint64_t seed, size_t* end
       best_words = words;
     }
     if (stop_after) break;
-    pos = NextWordAfterSpaces(atoms, w.end);
+    pos = NextNumberWordCandidate(atoms, w.end);
   }
   if (best_words == 0) return false;
   if (best_words == 1 && first_is_one) return false;  // "no one", "one of those"
@@ -1131,6 +1185,13 @@ size_t Normalizer::Impl::EmitFrom(AtomView atoms, const EmitState& from, Writer 
     switch (a.kind) {
       case Kind::kLetter:
       case Kind::kDigit: {
+        if (!prev_word && options.drop_fillers && a.kind == Kind::kLetter && (a.cp == U'u' || a.cp == U'e')) {
+          size_t end;
+          if (IsFillerWord(atoms, i, &end)) {
+            i = end;  // the spaces around it collapse into one
+            break;
+          }
+        }
         if (!prev_word && options.convert_number_words && MayStartNumber(atoms, i)) {
           size_t end;
           uint64_t value;

@@ -307,6 +307,27 @@ TEST(NormalizerTest, NumberConversionCanBeTurnedOff) {
   EXPECT_EQ((*normalizer)->NormalizeForMatch("Three hundred, 一千三百四, 4,480"), "three hundred ,一千三百四, 4480");
 }
 
+TEST(NormalizerTest, DropsHesitationWordsButNotAnswers) {
+  EXPECT_EQ(Norm("we will have the uh police come get you"), "we will have the police come get you");
+  EXPECT_EQ(Norm("Um, you could go to, uh, jail"), "you could go to , jail");
+  EXPECT_EQ(Norm("er erm uhm umm uhh"), "");
+  // Answers and words that only begin like a hesitation stay.
+  EXPECT_EQ(Norm("uh huh"), "uh huh");
+  EXPECT_EQ(Norm("uh uh huh"), "uh huh");
+  EXPECT_EQ(Norm("mm hmm"), "mm hmm");
+  EXPECT_EQ(Norm("umbrella under erase"), "umbrella under erase");
+  // A number reads the same across a hesitation; next to digits it stays.
+  EXPECT_EQ(Norm("two uh hundred dollars"), "200 dollars");
+  EXPECT_EQ(Norm("owe 200 uh dollars"), "owe 200 uh dollars");
+  // Next to Chinese it would join what it separates.
+  EXPECT_EQ(Norm("十 um 两"), "十 um 两");
+  NormalizerOptions options;
+  options.drop_fillers = false;
+  absl::StatusOr<std::unique_ptr<Normalizer>> keep = Normalizer::Create(options);
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  EXPECT_EQ((*keep)->NormalizeForMatch("have the uh police"), "have the uh police");
+}
+
 // ---- Offsets back to the original -----------------------------------------------------------
 
 TEST(NormalizerTest, MapsLatinBytesBackToTheOriginal) {
@@ -319,6 +340,14 @@ TEST(NormalizerTest, MapsLatinBytesBackToTheOriginal) {
   EXPECT_EQ(OriginalOf(original, n, " , "), ",");  // inserted spaces map to the marker's span
   EXPECT_EQ(OriginalOf(original, n, "dont"), "don't");
   EXPECT_EQ(OriginalOf(original, n, "world dont"), "WORLD don't");
+}
+
+TEST(NormalizerTest, MapsAcrossADroppedHesitation) {
+  const std::string original = "have the, uh, police come";
+  const NormalizedText n = MustNormalize(original);
+  ASSERT_EQ(n.text, "have the , police come");
+  EXPECT_EQ(OriginalOf(original, n, "police"), "police");
+  EXPECT_EQ(OriginalOf(original, n, "the , police"), "the, uh, police");
 }
 
 TEST(NormalizerTest, MapsEveryByteOfAMultiByteCharacter) {
@@ -462,7 +491,8 @@ const std::vector<std::string>& MixPieces() {
       "a", "Z", "don", "'", "’", "t", " ", ",", ".", "!", "，", "。", "、", "…", "-", "$", "%", "¥", "0", "4", "12",
       "480", "one", "two", "hundred", "thousand", "and", "forty", "five", "million", "zero", "一", "二", "两", "三",
       "十", "百", "千", "万", "亿", "零", "〇", "说", "還", "你", "不会", "就", "Ａ", "１", "　", "\xcc\x81", "é", "ß",
-      "ﬁ", "😀", "𝐀", "Ms", "p", "m", "U", "S", "\t", "·", "「", "⋯", "\xe2\x80\x8b"};
+      "ﬁ", "😀", "𝐀", "Ms", "p", "m", "U", "S", "\t", "·", "「", "⋯", "\xe2\x80\x8b", "uh", "huh", "um",
+      "er"};
   return *pieces;
 }
 
