@@ -490,6 +490,21 @@ size_t ReadAsciiWord(AtomView atoms, size_t start, char* buf, size_t size, size_
 }
 
 size_t NextWordAfterSpaces(AtomView atoms, size_t pos);
+// True if the Latin word starting at atoms[start] repeats the word just written to `out`
+// (a stutter: "have the the police"); sets *end past it. Only lowercase ASCII words.
+bool RepeatsPreviousWord(AtomView atoms, size_t start, const char* out, size_t out_len, size_t* end) {
+  size_t k = out_len;
+  while (k > 0 && out[k - 1] >= 'a' && out[k - 1] <= 'z') --k;
+  if (k == out_len || (k > 0 && out[k - 1] != ' ')) return false;  // a letter word, after a space
+  if (atoms[start].cp != static_cast<unsigned char>(out[k])) return false;  // the common case, cheaply
+  char buf[16];
+  const size_t len = ReadAsciiWord(atoms, start, buf, sizeof(buf), end);
+  if (len != out_len - k || std::memcmp(buf, out + k, len) != 0) return false;
+  // Spoken digits repeat on purpose ("five five five one one two", "oh oh seven").
+  const absl::string_view word(buf, len);
+  return word != "oh" && word != "o" && ReadNumWord(atoms, start).type == NumType::kNone;
+}
+
 
 // A hesitation sound the recognizer wrote as a word ("we will have the uh police come"): it
 // carries no meaning and would split a phrase in two. Not "mm", "hmm" nor "uh" before "huh":
@@ -1189,6 +1204,14 @@ size_t Normalizer::Impl::EmitFrom(AtomView atoms, const EmitState& from, Writer 
           size_t end;
           if (IsFillerWord(atoms, i, &end)) {
             i = end;  // the spaces around it collapse into one
+            break;
+          }
+        }
+        if (!prev_word && options.collapse_repeated_words && a.kind == Kind::kLetter && pending_space &&
+            !pending_clause && last == Last::kOther) {
+          size_t end;
+          if (RepeatsPreviousWord(atoms, i, out.text, out.len, &end)) {
+            i = end;
             break;
           }
         }

@@ -66,6 +66,7 @@ struct NormalizerOptions {
   bool fold_traditional_to_simplified = true;
   bool convert_number_words = true;  // "three hundred eighty" -> "380", "一千三百四" -> "1340"
   bool drop_fillers = true;          // "uh", "um", "er" as words (not "uh huh", "mm hmm")
+  bool collapse_repeated_words = true;  // a stutter: "the the police" -> "the police"
 };
 
 // Turns recognizer text into one canonical form so that one pattern covers its spellings:
@@ -78,6 +79,7 @@ struct NormalizerOptions {
 //  - thousands separators dropped ("4,480" -> "4480"), decimal points kept;
 //  - number words written as ASCII digits;
 //  - hesitation words dropped ("uh", "um", "er"; not the answers "uh huh" and "mm hmm");
+//  - a Latin word repeated right after itself written once ("the the police");
 //  - runs of white space become one space; spaces between two CJK characters are removed;
 //    the result has no leading or trailing space.
 // Thread-safe: one instance serves every thread.

@@ -328,6 +328,23 @@ TEST(NormalizerTest, DropsHesitationWordsButNotAnswers) {
   EXPECT_EQ((*keep)->NormalizeForMatch("have the uh police"), "have the uh police");
 }
 
+TEST(NormalizerTest, WritesAStutteredWordOnce) {
+  EXPECT_EQ(Norm("we'll have the the police come"), "well have the police come");
+  EXPECT_EQ(Norm("No no no, I'm his wife"), "no , im his wife");
+  EXPECT_EQ(Norm("the uh the police"), "the police");
+  // Not across a clause, not numbers, not words that only begin alike.
+  EXPECT_EQ(Norm("the. The police"), "the , the police");
+  EXPECT_EQ(Norm("20 20 vision"), "20 20 vision");
+  EXPECT_EQ(Norm("two two hundred"), "2 200");
+  EXPECT_EQ(Norm("the there them"), "the there them");
+  EXPECT_EQ(Norm("one one two oh oh"), "one one 2 oh oh");  // spoken digits repeat
+  NormalizerOptions options;
+  options.collapse_repeated_words = false;
+  absl::StatusOr<std::unique_ptr<Normalizer>> keep = Normalizer::Create(options);
+  ASSERT_TRUE(keep.ok()) << keep.status();
+  EXPECT_EQ((*keep)->NormalizeForMatch("the the police"), "the the police");
+}
+
 // ---- Offsets back to the original -----------------------------------------------------------
 
 TEST(NormalizerTest, MapsLatinBytesBackToTheOriginal) {
@@ -492,7 +509,7 @@ const std::vector<std::string>& MixPieces() {
       "480", "one", "two", "hundred", "thousand", "and", "forty", "five", "million", "zero", "一", "二", "两", "三",
       "十", "百", "千", "万", "亿", "零", "〇", "说", "還", "你", "不会", "就", "Ａ", "１", "　", "\xcc\x81", "é", "ß",
       "ﬁ", "😀", "𝐀", "Ms", "p", "m", "U", "S", "\t", "·", "「", "⋯", "\xe2\x80\x8b", "uh", "huh", "um",
-      "er"};
+      "er", "the"};
   return *pieces;
 }
 
