@@ -490,6 +490,7 @@ size_t ReadAsciiWord(AtomView atoms, size_t start, char* buf, size_t size, size_
 }
 
 size_t NextWordAfterSpaces(AtomView atoms, size_t pos);
+
 // True if the Latin word starting at atoms[start] repeats the word just written to `out`
 // (a stutter: "have the the police"); sets *end past it. Only lowercase ASCII words.
 bool RepeatsPreviousWord(AtomView atoms, size_t start, const char* out, size_t out_len, size_t* end) {
@@ -505,6 +506,16 @@ bool RepeatsPreviousWord(AtomView atoms, size_t start, const char* out, size_t o
   return word != "oh" && word != "o" && ReadNumWord(atoms, start).type == NumType::kNone;
 }
 
+// Hesitations as recognizers spell them. Each begins with 'u' or 'e', which lets the emitter
+// skip the check for every other word (MayBeFiller).
+constexpr std::array<absl::string_view, 7> kFillerWords = {"uh", "um", "umm", "uhm", "uhh", "er", "erm"};
+constexpr bool MayBeFiller(char32_t first) { return first == U'u' || first == U'e'; }
+static_assert([] {
+  for (absl::string_view w : kFillerWords) {
+    if (!MayBeFiller(static_cast<char32_t>(w.front()))) return false;
+  }
+  return true;
+}());
 
 // A hesitation sound the recognizer wrote as a word ("we will have the uh police come"): it
 // carries no meaning and would split a phrase in two. Not "mm", "hmm" nor "uh" before "huh":
@@ -514,10 +525,7 @@ bool IsFillerWord(AtomView atoms, size_t start, size_t* end) {
   char buf[4];
   const size_t len = ReadAsciiWord(atoms, start, buf, sizeof(buf), end);
   const absl::string_view word(buf, len);
-  if (word != "uh" && word != "um" && word != "umm" && word != "uhm" && word != "uhh" && word != "er" &&
-      word != "erm") {
-    return false;
-  }
+  if (std::find(kFillerWords.begin(), kFillerWords.end(), word) == kFillerWords.end()) return false;
   // Not next to Chinese, where it would join what it separates ("十 um 两"), nor next to
   // digits, which Chinese numerals become: the output must normalize to itself.
   auto blocks = [](Kind kind) { return kind == Kind::kCjk || kind == Kind::kDigit; };
@@ -1200,7 +1208,7 @@ size_t Normalizer::Impl::EmitFrom(AtomView atoms, const EmitState& from, Writer 
     switch (a.kind) {
       case Kind::kLetter:
       case Kind::kDigit: {
-        if (!prev_word && options.drop_fillers && a.kind == Kind::kLetter && (a.cp == U'u' || a.cp == U'e')) {
+        if (!prev_word && options.drop_fillers && a.kind == Kind::kLetter && MayBeFiller(a.cp)) {
           size_t end;
           if (IsFillerWord(atoms, i, &end)) {
             i = end;  // the spaces around it collapse into one

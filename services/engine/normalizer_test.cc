@@ -27,6 +27,13 @@ std::string Norm(absl::string_view text) {
   return result.ok() ? result->text : std::string("<error>");
 }
 
+// NormalizeForMatch with a normalizer built from `options`.
+std::string NormWith(const NormalizerOptions& options, absl::string_view text) {
+  absl::StatusOr<std::unique_ptr<Normalizer>> normalizer = Normalizer::Create(options);
+  EXPECT_TRUE(normalizer.ok()) << normalizer.status();
+  return normalizer.ok() ? (*normalizer)->NormalizeForMatch(text) : std::string("<error>");
+}
+
 // The original bytes behind the first occurrence of `needle` in the normalized text.
 std::string OriginalOf(absl::string_view original, const NormalizedText& normalized, absl::string_view needle) {
   const size_t at = normalized.text.find(std::string(needle));
@@ -207,9 +214,7 @@ TEST(NormalizerTest, FoldsTraditionalToSimplified) {
 TEST(NormalizerTest, TraditionalFoldingCanBeTurnedOff) {
   NormalizerOptions options;
   options.fold_traditional_to_simplified = false;
-  absl::StatusOr<std::unique_ptr<Normalizer>> normalizer = Normalizer::Create(options);
-  ASSERT_TRUE(normalizer.ok()) << normalizer.status();
-  EXPECT_EQ((*normalizer)->NormalizeForMatch("說還錢，ＡＢＣ"), "說還錢, abc");
+  EXPECT_EQ(NormWith(options, "說還錢，ＡＢＣ"), "說還錢, abc");
 }
 
 // ---- Numbers --------------------------------------------------------------------------------
@@ -302,9 +307,7 @@ TEST(NormalizerTest, LeavesChineseWordsThatContainNumerals) {
 TEST(NormalizerTest, NumberConversionCanBeTurnedOff) {
   NormalizerOptions options;
   options.convert_number_words = false;
-  absl::StatusOr<std::unique_ptr<Normalizer>> normalizer = Normalizer::Create(options);
-  ASSERT_TRUE(normalizer.ok()) << normalizer.status();
-  EXPECT_EQ((*normalizer)->NormalizeForMatch("Three hundred, 一千三百四, 4,480"), "three hundred ,一千三百四, 4480");
+  EXPECT_EQ(NormWith(options, "Three hundred, 一千三百四, 4,480"), "three hundred ,一千三百四, 4480");
 }
 
 TEST(NormalizerTest, DropsHesitationWordsButNotAnswers) {
@@ -323,9 +326,7 @@ TEST(NormalizerTest, DropsHesitationWordsButNotAnswers) {
   EXPECT_EQ(Norm("十 um 两"), "十 um 两");
   NormalizerOptions options;
   options.drop_fillers = false;
-  absl::StatusOr<std::unique_ptr<Normalizer>> keep = Normalizer::Create(options);
-  ASSERT_TRUE(keep.ok()) << keep.status();
-  EXPECT_EQ((*keep)->NormalizeForMatch("have the uh police"), "have the uh police");
+  EXPECT_EQ(NormWith(options, "have the uh police"), "have the uh police");
 }
 
 TEST(NormalizerTest, WritesAStutteredWordOnce) {
@@ -340,9 +341,7 @@ TEST(NormalizerTest, WritesAStutteredWordOnce) {
   EXPECT_EQ(Norm("one one two oh oh"), "one one 2 oh oh");  // spoken digits repeat
   NormalizerOptions options;
   options.collapse_repeated_words = false;
-  absl::StatusOr<std::unique_ptr<Normalizer>> keep = Normalizer::Create(options);
-  ASSERT_TRUE(keep.ok()) << keep.status();
-  EXPECT_EQ((*keep)->NormalizeForMatch("the the police"), "the the police");
+  EXPECT_EQ(NormWith(options, "the the police"), "the the police");
 }
 
 // ---- Offsets back to the original -----------------------------------------------------------
