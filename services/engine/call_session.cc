@@ -188,20 +188,18 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
   // The agent's interim results grow word by word: those normalize and scan only what is new.
   // A final result goes on from its interims, then frees their state.
   const bool growing = incremental_updates_ && u.speaker() == v1::AGENT;
-  PatternMatcher::GrowingScan* scan = &agent_scan_;
-  GrowingNormalization* growing_text = &agent_text_;
   const NormalizedText* text = &norm;
   absl::Status normalized;
   bool whole = true;
-  if (growing && (!u.is_final() || growing_text->active())) {
-    normalized = Normalizer::Default().NormalizeGrowing(u.text(), growing_text);
+  if (growing && (!u.is_final() || agent_text_.active())) {
+    normalized = Normalizer::Default().NormalizeGrowing(u.text(), &agent_text_);
     // Over the bounds on kept state: the whole text, the same answer.
     whole = absl::IsResourceExhausted(normalized);
     if (!whole) {
       if (!normalized.ok() || !u.is_final()) {
-        text = &growing_text->normalized();
+        text = &agent_text_.normalized();
       } else {
-        growing_text->Release(&norm);
+        agent_text_.Release(&norm);
       }
     }
   }
@@ -217,10 +215,10 @@ absl::StatusOr<std::vector<v1::Alert>> CallSession::OnUtterance(const v1::Uttera
   // One scan says which patterns matched; spans are located later, only where a rule asks.
   const int scope =
       u.speaker() == v1::AGENT ? CompiledPolicy::kAgentScope : CompiledPolicy::kCounterpartyScope;
-  absl::Status scanned = growing && (!u.is_final() || scan->active())
-                             ? policy_->matcher().CandidatesGrowing(text->text, scope, scan, &candidates)
+  absl::Status scanned = growing && (!u.is_final() || agent_scan_.active())
+                             ? policy_->matcher().CandidatesGrowing(text->text, scope, &agent_scan_, &candidates)
                              : policy_->matcher().Candidates(text->text, scope, &candidates);
-  if (u.is_final() && growing) scan->Reset();
+  if (u.is_final() && growing) agent_scan_.Reset();
   if (!scanned.ok()) return scanned;
   if (auto s = hits.Reset(policy_, text->text, candidates); !s.ok()) return s;
 

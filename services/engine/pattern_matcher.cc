@@ -363,8 +363,9 @@ void PatternMatcher::GrowingScan::Reset() {
 
 absl::Status PatternMatcher::CandidatesGrowing(absl::string_view text, int scope, GrowingScan* scan,
                                                std::vector<uint32_t>* out) const {
-  if (scope < 0 || static_cast<size_t>(scope) >= scopes_.size()) return absl::OutOfRangeError("no such scope");
-  const ScopeDbs& dbs = scopes_[scope];
+  const ScopeDbs* found = FindScope(scope);
+  if (found == nullptr) return absl::OutOfRangeError("no such scope");
+  const ScopeDbs& dbs = *found;
   if (dbs.stream == nullptr || text.empty()) {
     scan->Reset();
     return Candidates(text, scope, out);
@@ -444,15 +445,20 @@ absl::Status PatternMatcher::Candidates(absl::string_view text, std::vector<uint
   return ScanBlock(prefilter_, serial_, text, out);
 }
 
+const PatternMatcher::ScopeDbs* PatternMatcher::FindScope(int scope) const {
+  return scope >= 0 && static_cast<size_t>(scope) < scopes_.size() ? &scopes_[scope] : nullptr;
+}
+
 const std::vector<uint32_t>& PatternMatcher::scope_patterns(int scope) const {
   static const std::vector<uint32_t>* const kNone = new std::vector<uint32_t>();
-  if (scope < 0 || static_cast<size_t>(scope) >= scopes_.size()) return *kNone;
-  return scopes_[scope].patterns;
+  const ScopeDbs* found = FindScope(scope);
+  return found != nullptr ? found->patterns : *kNone;
 }
 
 absl::Status PatternMatcher::Candidates(absl::string_view text, int scope, std::vector<uint32_t>* out) const {
-  if (scope < 0 || static_cast<size_t>(scope) >= scopes_.size()) return absl::OutOfRangeError("no such scope");
-  return ScanBlock(scopes_[scope].block, scopes_[scope].block_serial, text, out);
+  const ScopeDbs* found = FindScope(scope);
+  if (found == nullptr) return absl::OutOfRangeError("no such scope");
+  return ScanBlock(found->block, found->block_serial, text, out);
 }
 
 absl::StatusOr<hs_database*> PatternMatcher::SpanDatabase(uint32_t pattern) const {

@@ -130,6 +130,8 @@ class PatternMatcher {
     uint64_t stream_serial = 0;
   };
   PatternMatcher() = default;
+  // Null for an index no scope has.
+  const ScopeDbs* FindScope(int scope) const;
   absl::Status ScanBlock(hs_database* db, uint64_t serial, absl::string_view text, std::vector<uint32_t>* out) const;
   absl::StatusOr<hs_database*> SpanDatabase(uint32_t pattern) const;
 
