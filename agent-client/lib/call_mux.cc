@@ -1,6 +1,5 @@
 #include "call_mux.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace callguard::client::internal {
@@ -91,12 +90,8 @@ void SharedCallStream::Run() {
     }
     if (backoff) {
       absl::MutexLock lock(&mu_);
-      const absl::Time until = options_.clock() + Jittered(BackoffDelay(options_, failures++));
-      while (!stopping_) {
-        const absl::Duration left = until - options_.clock();
-        if (left <= absl::ZeroDuration()) break;
-        mu_.AwaitWithTimeout(absl::Condition(&stopping_), std::min(left, absl::Milliseconds(50)));
-      }
+      AwaitUntilByClock(mu_, absl::Condition(&stopping_),
+                        options_.clock() + Jittered(BackoffDelay(options_, failures++)), options_.clock);
     }
   }
 }

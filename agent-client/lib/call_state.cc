@@ -32,18 +32,18 @@ absl::Duration BackoffDelay(const CallguardClient::Options& options, int failure
   return std::min(delay, options.max_backoff);
 }
 
-CallState::CallState(const CallguardClient::Options& options, v1::CallStart start, CallCallbacks callbacks)
-    : options_(options), start_(std::move(start)), callbacks_(std::move(callbacks)) {}
-
-bool CallState::AwaitUntil(const absl::Condition& condition, absl::Time deadline) {
-  // Waits in short slices so an injected clock decides when the deadline has passed.
+bool AwaitUntilByClock(absl::Mutex& mu, const absl::Condition& condition, absl::Time deadline,
+                       const std::function<absl::Time()>& clock) {
   while (!condition.Eval()) {
-    const absl::Duration left = deadline - options_.clock();
+    const absl::Duration left = deadline - clock();
     if (left <= absl::ZeroDuration()) return false;
-    mu_.AwaitWithTimeout(condition, std::min(left, absl::Milliseconds(50)));
+    mu.AwaitWithTimeout(condition, std::min(left, absl::Milliseconds(50)));
   }
   return true;
 }
+
+CallState::CallState(const CallguardClient::Options& options, v1::CallStart start, CallCallbacks callbacks)
+    : options_(options), start_(std::move(start)), callbacks_(std::move(callbacks)) {}
 
 absl::Status CallState::AwaitOpen() {
   absl::MutexLock lock(&mu_);

@@ -24,6 +24,10 @@ namespace callguard::client::internal {
 absl::Duration Jittered(absl::Duration delay);
 // The reconnect delay after `failures` failed attempts in a row: doubling from initial to max.
 absl::Duration BackoffDelay(const CallguardClient::Options& options, int failures);
+// Waits on `mu` (held) for `condition` until `deadline` by `clock`; returns whether it holds. In
+// short slices, so that an injected clock decides when the deadline has passed.
+bool AwaitUntilByClock(absl::Mutex& mu, const absl::Condition& condition, absl::Time deadline,
+                       const std::function<absl::Time()>& clock) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
 // One call's side of the resume protocol, whatever stream carries it: numbers the events, keeps
 // them until the server acknowledges them, builds the start or resuming start of each new
@@ -97,7 +101,9 @@ class CallState {
   enum class Handshake { kWaiting, kDone, kFailed };
 
   // Waits for `condition` until `deadline` by the options' clock; returns whether it holds.
-  bool AwaitUntil(const absl::Condition& condition, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool AwaitUntil(const absl::Condition& condition, absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return AwaitUntilByClock(mu_, condition, deadline, options_.clock);
+  }
   bool OverLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || summary_.has_value() || !fatal_.ok();
   }
