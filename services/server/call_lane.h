@@ -23,8 +23,8 @@ class LaneOutput {
  public:
   virtual ~LaneOutput() = default;
   // Queues one serialized GuardEvent of the lane's call for writing (wrapped as the stream's
-  // wire format wants), or drops it if the stream is broken.
-  virtual void Push(grpc::ByteBuffer event) = 0;
+  // wire format wants), or drops it if the stream is broken. Takes `event`'s contents.
+  virtual void Push(grpc::ByteBuffer&& event) = 0;
 };
 
 // One call as a stream carries it, transport aside: checks the start, judges utterances,

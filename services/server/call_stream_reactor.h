@@ -41,7 +41,7 @@ class CallStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   virtual void Detach() {}
 
   // Queues an answer unless the stream is broken.
-  void PushLocked(grpc::ByteBuffer answer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void PushLocked(grpc::ByteBuffer&& answer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!flow_.broken) queue_.Push(std::move(answer));
   }
   // Marks the stream broken and finishing, drops unwritten answers, breaks the calls.

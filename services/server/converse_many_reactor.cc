@@ -38,7 +38,7 @@ ConverseManyReactor::Slot::Slot(ConverseManyReactor* owner, std::string call_id,
              if (auto h = weak.lock()) h->With([&](ConverseManyReactor& r) { r.OnLaneTakeOver(id, serial); });
            }) {}
 
-void ConverseManyReactor::Slot::Push(grpc::ByteBuffer event) { owner->PushLocked(WrapInEnvelope(call_id, event)); }
+void ConverseManyReactor::Slot::Push(grpc::ByteBuffer&& event) { owner->PushLocked(WrapInEnvelope(call_id, event)); }
 
 ConverseManyReactor::ConverseManyReactor(grpc::CallbackServerContext* context, const ConverseDeps& deps)
     : CallStreamReactor(context, kMaxQueuedEvents), deps_(deps), handle_(std::make_shared<Handle>(this)) {

@@ -41,7 +41,7 @@ class ConverseManyReactor : public CallStreamReactor {
   // A lane and the envelope its answers go out in.
   struct Slot : LaneOutput {
     Slot(ConverseManyReactor* owner, std::string call_id, uint64_t serial, const ConverseDeps& deps);
-    void Push(grpc::ByteBuffer event) override ABSL_NO_THREAD_SAFETY_ANALYSIS;
+    void Push(grpc::ByteBuffer&& event) override ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
     ConverseManyReactor* const owner;
     const std::string call_id;

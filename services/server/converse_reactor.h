@@ -42,7 +42,7 @@ class ConverseReactor : public CallStreamReactor, private LaneOutput {
   void ReleaseLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Detach() override { handle_->Clear(); }
   // LaneOutput; called by the lane under mu_.
-  void Push(grpc::ByteBuffer event) override ABSL_NO_THREAD_SAFETY_ANALYSIS { PushLocked(std::move(event)); }
+  void Push(grpc::ByteBuffer&& event) override ABSL_NO_THREAD_SAFETY_ANALYSIS { PushLocked(std::move(event)); }
 
   const std::shared_ptr<ReactorHandle<ConverseReactor>> handle_;
   CallLane lane_ ABSL_GUARDED_BY(mu_);

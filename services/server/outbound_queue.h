@@ -7,12 +7,14 @@
 
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
+#include "movable_byte_buffer.h"
 
 namespace callguard {
 
 // The answers of one stream not yet written, in order. The one being written keeps its
 // address until its write completes. Empty, it holds no heap memory: a std::deque would take
 // about 600 bytes per stream up front, and a server holds thousands of mostly idle streams.
+// Answers are held as MovableByteBuffer: queueing one moves it, it is never copied.
 class OutboundQueue {
  public:
   // Waiting answers plus the one being written.
@@ -20,7 +22,8 @@ class OutboundQueue {
   bool empty() const { return size() == 0; }
   bool writing() const { return writing_; }
 
-  void Push(grpc::ByteBuffer message) { waiting_.push_back(std::move(message)); }
+  // Takes `message`'s contents, leaving it empty.
+  void Push(grpc::ByteBuffer&& message) { waiting_.emplace_back(std::move(message)); }
 
   // The next answer to write, now in flight; null while a write is in flight or none waits.
   const grpc::ByteBuffer* StartNext() {
@@ -31,7 +34,7 @@ class OutboundQueue {
       head_ = 0;
     }
     writing_ = true;
-    return &in_flight_;
+    return &in_flight_.get();
   }
 
   void WriteDone() {
@@ -41,14 +44,14 @@ class OutboundQueue {
 
   // Forgets every answer not yet handed to gRPC.
   void DropWaiting() {
-    std::vector<grpc::ByteBuffer>().swap(waiting_);
+    std::vector<MovableByteBuffer>().swap(waiting_);
     head_ = 0;
   }
 
  private:
-  grpc::ByteBuffer in_flight_;
+  MovableByteBuffer in_flight_;
   bool writing_ = false;
-  std::vector<grpc::ByteBuffer> waiting_;
+  std::vector<MovableByteBuffer> waiting_;
   size_t head_ = 0;  // waiting_[0, head_) were already taken
 };
 

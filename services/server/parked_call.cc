@@ -7,10 +7,10 @@ namespace callguard {
 void ResendRing::Add(uint64_t seq, const grpc::ByteBuffer& event) {
   last_seq_ = seq;
   if (events_.size() < kCapacity) {
-    events_.push_back(event);
+    events_.emplace_back(grpc::ByteBuffer(event));
     return;
   }
-  events_[start_] = event;
+  events_[start_] = MovableByteBuffer(grpc::ByteBuffer(event));
   start_ = (start_ + 1) % kCapacity;
 }
 
@@ -18,7 +18,7 @@ std::vector<grpc::ByteBuffer> ResendRing::After(uint64_t seq) const {
   std::vector<grpc::ByteBuffer> out;
   const uint64_t oldest = oldest_seq();
   for (size_t i = 0; i < events_.size(); ++i) {
-    if (oldest + i > seq) out.push_back(events_[(start_ + i) % events_.size()]);
+    if (oldest + i > seq) out.push_back(events_[(start_ + i) % events_.size()].get());
   }
   return out;
 }

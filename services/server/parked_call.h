@@ -12,6 +12,7 @@
 #include "call_recorder.h"
 #include "call_registry.h"
 #include "call_session.h"
+#include "movable_byte_buffer.h"
 #include "grpcpp/support/byte_buffer.h"
 
 namespace callguard {
@@ -34,7 +35,7 @@ class ResendRing {
   std::vector<grpc::ByteBuffer> After(uint64_t seq) const;
 
  private:
-  std::vector<grpc::ByteBuffer> events_;  // a circle once full: events_[start_] is the oldest
+  std::vector<MovableByteBuffer> events_;  // a circle once full: events_[start_] is the oldest
   size_t start_ = 0;
   uint64_t last_seq_ = 0;
 };
