@@ -159,16 +159,21 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
         }
         continue;
       }
-      // The next few words (skipping fillers like "uh") may hold the name.
+      // The next few words (skipping fillers like "uh") may hold the name. The debtor's
+      // surname after another given name ("this is karen brooks" when Daniel Brooks owes) or
+      // an article ("the brooks residence") is a relative or the household, not the debtor.
       absl::string_view window = rest.substr(0, std::min(rest.size(), kNameGapBytes + 16));
+      bool after_other_word = false;
       for (absl::string_view word : absl::StrSplit(window, ' ', absl::SkipEmpty())) {
         if (word == ",") break;
-        for (const auto& n : debtor_names_) {
-          if (n.MatchesWord(word)) {
-            party_ = v1::PARTY_DEBTOR;
-            return;
-          }
+        bool matched = false;
+        for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
+        if (matched) {
+          if (after_other_word) break;
+          party_ = v1::PARTY_DEBTOR;
+          return;
         }
+        after_other_word = !CanPrecedeOwnName(word);
       }
     }
   }
@@ -178,6 +183,14 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
   }
   // "Who am I speaking with?" "Daniel Brooks." A reply that is nothing but the debtor's name.
   if (asked_anything && !guarantor_dial && IsOnlyDebtorName(normalized)) party_ = v1::PARTY_DEBTOR;
+}
+
+bool PartyTracker::CanPrecedeOwnName(absl::string_view word) {
+  // Titles, initials and the fillers of a spoken self-introduction ("this is uh mr j brooks").
+  static const auto* const kWords = new absl::flat_hash_set<absl::string_view>{
+      "mr", "mister", "mrs", "missus", "ms", "miss", "dr", "doctor", "uh", "um", "umm", "oh", "well",
+      "hi", "hello", "hey", "yes", "yeah", "yep", "speaking", "here", "just", "actually"};
+  return word.size() == 1 || kWords->contains(word);
 }
 
 bool PartyTracker::IsOnlyDebtorName(absl::string_view normalized) const {

@@ -98,6 +98,9 @@ class PartyTracker {
   std::vector<NameMatcher> debtor_names_;
   // The reply is the debtor's name and little else ("Daniel Brooks.", "嗯，李娟").
   bool IsOnlyDebtorName(absl::string_view normalized) const;
+  // True if `word`, right before the debtor's name in a self-introduction, still lets the name
+  // be the speaker's own: a title, an initial or a filler, not another given name.
+  static bool CanPrecedeOwnName(absl::string_view word);
 
   bool agent_asked_identity_ = false;      // last agent turn: "is this X?", "请问是X吗"
   bool agent_named_debtor_ = false;        // last agent turn mentioned the debtor's name

@@ -86,6 +86,21 @@ TEST_F(PartyTrackerTest, AnotherNameDoesNotConfirm) {
   EXPECT_EQ(tracker_.party(), v1::PARTY_UNKNOWN);
 }
 
+TEST_F(PartyTrackerTest, TheDebtorsSurnameAfterAnotherGivenNameDoesNotConfirm) {
+  for (const char* relative : {"this is Karen Walker", "hi this is uh Karen Walker speaking",
+                               "this is the Walker residence", "yeah this is Tom Walker"}) {
+    Init(v1::DEBTOR_PHONE);
+    Hear(v1::COUNTERPARTY, relative);
+    EXPECT_EQ(tracker_.party(), v1::PARTY_UNKNOWN) << relative;
+  }
+  for (const char* debtor : {"this is Walker", "this is Mrs. Walker", "this is Mr Walker",
+                             "this is Andrea Walker", "this is uh Walker"}) {
+    Init(v1::DEBTOR_PHONE);
+    Hear(v1::COUNTERPARTY, debtor);
+    EXPECT_EQ(tracker_.party(), v1::PARTY_DEBTOR) << debtor;
+  }
+}
+
 TEST_F(PartyTrackerTest, DenialToIdentityQuestionMeansThirdParty) {
   Init(v1::DEBTOR_PHONE);
   Hear(v1::AGENT, "Is this Andrea Walker?");
