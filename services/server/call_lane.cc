@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "field_path.h"
 #include "grpc_status.h"
 #include "judge_utterance.h"
 #include "status_util.h"

@@ -1,8 +1,5 @@
 #include "grpc_status.h"
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-
 namespace callguard {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -18,14 +15,6 @@ v1::EventError ToEventError(const absl::Status& status, absl::string_view field,
   error.set_field(std::string(field));
   error.set_utterance_id(std::string(utterance_id));
   return error;
-}
-
-std::string QualifyField(absl::string_view prefix, absl::string_view field) {
-  if (field.empty()) return std::string(prefix);
-  if (prefix.empty() || field == prefix || absl::StartsWith(field, absl::StrCat(prefix, "."))) {
-    return std::string(field);
-  }
-  return absl::StrCat(prefix, ".", field);
 }
 
 }  // namespace callguard

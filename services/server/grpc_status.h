@@ -17,10 +17,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 v1::EventError ToEventError(const absl::Status& status, absl::string_view field,
                             absl::string_view utterance_id = "");
 
-// The path of `field` inside the event part `prefix`: the engine names fields relative to the
-// message it validates ("text"), the dialer needs them from the event ("utterance.text").
-std::string QualifyField(absl::string_view prefix, absl::string_view field);
-
 }  // namespace callguard
 
 #endif  // CALLGUARD_SERVER_GRPC_STATUS_H_

@@ -13,7 +13,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpc_status.h"
+#include "field_path.h"
 #include "http_util.h"
 #include "judge_utterance.h"
 #include "status_util.h"
