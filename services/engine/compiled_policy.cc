@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Create(v1::Polic
   negation.cues.assign(p.parameters().negation_cues().begin(), p.parameters().negation_cues().end());
   negation.scope_breakers.assign(p.parameters().negation_scope_breakers().begin(),
                                  p.parameters().negation_scope_breakers().end());
+  negation.fillers.assign(p.parameters().negation_fillers().begin(), p.parameters().negation_fillers().end());
   if (p.parameters().negation_window_words() > 0) negation.window_words = p.parameters().negation_window_words();
   if (p.parameters().negation_window_chars() > 0) negation.window_chars = p.parameters().negation_window_chars();
   auto scope = NegationScope::Create(negation);

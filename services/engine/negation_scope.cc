@@ -12,6 +12,13 @@
 namespace callguard {
 namespace {
 
+// Code points in valid UTF-8 text: the bytes that do not continue a sequence.
+size_t CodePointsIn(absl::string_view text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 // "you dont want to end up in jail" warns rather than denies: a cue right before one of these
 // words is not a cue.
 // "do not take out a loan or borrow from anyone": a disjunction of two predicates under one
@@ -66,7 +73,8 @@ absl::StatusOr<std::unique_ptr<NegationScope>> NegationScope::Create(const Negat
 
   // Phrases are normalized like the text they are compared with, so "won't" and "不會" work.
   const Normalizer& normalizer = Normalizer::Default();
-  auto add = [&](const std::string& raw, bool breaker, absl::string_view field, size_t index) -> absl::Status {
+  auto add = [&](const std::string& raw, Role role, absl::string_view field, size_t index) -> absl::Status {
+    const bool breaker = role == Role::kBreaker;
     const std::string field_name = absl::StrCat(field, "[", index, "]");
     std::string phrase = normalizer.NormalizeForMatch(raw);
     if (phrase.empty()) return InvalidField(field_name, absl::StrCat("\"", raw, "\" is empty once normalized"));
@@ -78,36 +86,40 @@ absl::StatusOr<std::unique_ptr<NegationScope>> NegationScope::Create(const Negat
         return InvalidField(field_name, absl::StrCat("\"", raw, "\" mixes CJK and Latin text"));
       case Script::kCjk:
         phrase.erase(std::remove(phrase.begin(), phrase.end(), ' '), phrase.end());
-        (breaker ? scope->cjk_breakers_ : scope->cjk_cues_).push_back(phrase);
-        scope->cjk_phrases_.push_back({std::move(phrase), breaker});
+        if (role != Role::kFiller) (breaker ? scope->cjk_breakers_ : scope->cjk_cues_).push_back(phrase);
+        scope->cjk_phrases_.push_back({std::move(phrase), role});
         break;
       case Script::kLatin: {
         std::vector<std::string> words = absl::StrSplit(phrase, ' ', absl::SkipEmpty());
         scope->max_latin_phrase_words_ = std::max(scope->max_latin_phrase_words_, words.size());
-        (breaker ? scope->latin_breakers_ : scope->latin_cues_).push_back(phrase);
-        scope->latin_phrases_.push_back({std::move(words), breaker});
+        if (role != Role::kFiller) (breaker ? scope->latin_breakers_ : scope->latin_cues_).push_back(phrase);
+        scope->latin_phrases_.push_back({std::move(words), role});
         break;
       }
     }
     return absl::OkStatus();
   };
   for (size_t i = 0; i < options.cues.size(); ++i) {
-    absl::Status status = add(options.cues[i], /*breaker=*/false, "cues", i);
+    absl::Status status = add(options.cues[i], Role::kCue, "cues", i);
     if (!status.ok()) return status;
   }
   for (size_t i = 0; i < options.scope_breakers.size(); ++i) {
-    absl::Status status = add(options.scope_breakers[i], /*breaker=*/true, "scope_breakers", i);
+    absl::Status status = add(options.scope_breakers[i], Role::kBreaker, "scope_breakers", i);
+    if (!status.ok()) return status;
+  }
+  for (size_t i = 0; i < options.fillers.size(); ++i) {
+    absl::Status status = add(options.fillers[i], Role::kFiller, "fillers", i);
     if (!status.ok()) return status;
   }
   std::stable_sort(scope->latin_phrases_.begin(), scope->latin_phrases_.end(),
                    [](const LatinPhrase& a, const LatinPhrase& b) {
                      if (a.words.size() != b.words.size()) return a.words.size() > b.words.size();
-                     return a.breaker && !b.breaker;
+                     return a.role < b.role;
                    });
   std::stable_sort(scope->cjk_phrases_.begin(), scope->cjk_phrases_.end(),
                    [](const CjkPhrase& a, const CjkPhrase& b) {
                      if (a.text.size() != b.text.size()) return a.text.size() > b.text.size();
-                     return a.breaker && !b.breaker;
+                     return a.role < b.role;
                    });
   for (size_t i = 0; i < scope->latin_phrases_.size(); ++i) {
     scope->latin_by_last_word_[scope->latin_phrases_[i].words.back()].push_back(static_cast<uint32_t>(i));
@@ -140,7 +152,8 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
   }
   // Words before the match, nearest first; enough for the window plus the longest phrase.
   // Twice the window: a coordinating "or" lets the scope reach one window further.
-  const size_t wanted = 2 * static_cast<size_t>(window_words_) + max_latin_phrase_words_ - 1;
+  // Plus one window of filler words.
+  const size_t wanted = 3 * static_cast<size_t>(window_words_) + max_latin_phrase_words_ - 1;
   absl::InlinedVector<absl::string_view, 16> words;
   while (pos > 0 && words.size() < wanted) {
     size_t start = pos;
@@ -155,6 +168,7 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
 
   size_t window = std::min(words.size(), static_cast<size_t>(window_words_));
   bool extended = false;
+  size_t skipped = 0;  // filler words passed, not counted toward the window
   for (size_t j = 0; j < window; ++j) {
     if (words[j] == ",") return false;
     if (!extended && (words[j] == "or" || words[j] == "nor") &&
@@ -172,7 +186,16 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
       bool matches = true;
       for (size_t m = 0; m < k && matches; ++m) matches = words[j + m] == phrase.words[k - 1 - m];
       if (!matches) continue;
-      if (phrase.breaker) return false;
+      if (phrase.role == Role::kFiller) {
+        // At most one window's worth of filler words, all among the words collected above.
+        if (skipped + k <= static_cast<size_t>(window_words_)) {
+          skipped += k;
+          window = std::min(words.size(), window + k);
+        }
+        j += k - 1;
+        break;
+      }
+      if (phrase.role == Role::kBreaker) return false;
       const absl::string_view next = j == 0 ? match_word : words[j - 1];
       if (CancelsCue(next)) continue;
       return true;
@@ -183,8 +206,10 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
 
 bool NegationScope::CjkNegated(absl::string_view text, size_t scan_end) const {
   size_t pos = scan_end;
+  size_t skipped_chars = 0;  // characters of fillers passed, at most one window's worth
   for (int step = 0; step < window_chars_ && pos > 0; ++step) {
     if (text[pos - 1] == ',') return false;
+    size_t filler_start = std::string::npos;
     const size_t start = PreviousCodePointStart(text, pos);
     size_t decode = start;
     const auto candidates = cjk_by_last_char_.find(DecodeUtf8(text, &decode));
@@ -192,10 +217,20 @@ bool NegationScope::CjkNegated(absl::string_view text, size_t scan_end) const {
       for (uint32_t index : candidates->second) {
         const CjkPhrase& phrase = cjk_phrases_[index];
         const size_t len = phrase.text.size();
-        if (len <= pos && text.substr(pos - len, len) == phrase.text) return !phrase.breaker;
+        if (len > pos || text.substr(pos - len, len) != phrase.text) continue;
+        if (phrase.role != Role::kFiller) return phrase.role == Role::kCue;
+        // Skip the filler whole; it does not count toward the window.
+        filler_start = pos - len;
+        break;
       }
     }
-    pos = start;
+    if (filler_start != std::string::npos && skipped_chars < static_cast<size_t>(window_chars_)) {
+      skipped_chars += CodePointsIn(text.substr(filler_start, pos - filler_start));
+      pos = filler_start;
+      --step;
+    } else {
+      pos = start;
+    }
     while (pos > 0 && text[pos - 1] == ' ') --pos;
   }
   return false;

@@ -19,6 +19,10 @@ struct NegationOptions {
   // ("if you dont pay | youll be arrested", "不还 | 就 抓你"). The clause marker "," always
   // closes the scope.
   std::vector<std::string> scope_breakers;
+  // Words said in passing ("you know", "i mean", "就是说", "那个"): the scope reaches across
+  // them, they neither negate nor close it, and they do not count toward the window. Without
+  // them "我们不会就是说上门的" would end at the 就 of 就是说, a breaker.
+  std::vector<std::string> fillers;
   int window_words = 5;  // Latin text: how many words back from the match a cue may stand
   int window_chars = 6;  // CJK text: how many characters back
 };
@@ -44,15 +48,17 @@ class NegationScope {
   int window_words_ = 5;
   int window_chars_ = 6;
 
-  // Cues and breakers together, longest first, a breaker before a cue of the same length, so
-  // that the first phrase that matches at a position is the one that decides.
+  // Cues, breakers and fillers together, longest first, then fillers, breakers and cues of the
+  // same length in that order, so that the first phrase that matches at a position is the one
+  // that decides.
+  enum class Role { kFiller, kBreaker, kCue };
   struct LatinPhrase {
     std::vector<std::string> words;
-    bool breaker;
+    Role role;
   };
   struct CjkPhrase {
     std::string text;
-    bool breaker;
+    Role role;
   };
   std::vector<LatinPhrase> latin_phrases_;
   std::vector<CjkPhrase> cjk_phrases_;

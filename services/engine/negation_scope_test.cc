@@ -196,6 +196,43 @@ TEST(NegationScopeTest, CjkWindowCountsCharactersBeforeTheMatch) {
   EXPECT_FALSE(IsNegated(*scope, "不会甲乙丙丁报警", "报警"));  // 4 characters back
 }
 
+TEST(NegationScopeTest, FillersAreCrossedAndNotCounted) {
+  NegationOptions options;
+  options.cues = {"not", "不会"};
+  options.scope_breakers = {"if", "就"};
+  options.fillers = {"you know", "i mean", "就是说", "那个"};
+  options.window_words = 3;
+  options.window_chars = 3;
+  auto scope = MustCreate(options);
+  ASSERT_NE(scope, nullptr);
+  // The 就 of 就是说 is no breaker; the filler's characters are not counted.
+  EXPECT_TRUE(IsNegated(*scope, "我们不会就是说上门的", "上门"));
+  EXPECT_TRUE(IsNegated(*scope, "我们不会那个就是说上门的", "上门"));
+  EXPECT_FALSE(IsNegated(*scope, "我们不会甲乙丙上门的", "上门"));  // without fillers: 4 back
+  // A bare 就 still closes the scope.
+  EXPECT_FALSE(IsNegated(*scope, "不还就上门", "上门"));
+  EXPECT_FALSE(IsNegated(*scope, "不还就是说就上门", "上门"));
+  // Latin: in "not you know a b arrest" the cue is 3 counted words back.
+  EXPECT_TRUE(IsNegated(*scope, "we will not you know a b arrest", "arrest"));
+  EXPECT_TRUE(IsNegated(*scope, "we will not i mean a b arrest", "arrest"));
+  EXPECT_FALSE(IsNegated(*scope, "we will not x a b arrest", "arrest"));
+  EXPECT_FALSE(IsNegated(*scope, "not you know if you know arrest", "arrest"));
+}
+
+TEST(NegationScopeTest, FillersReachAtMostOneWindowFurther) {
+  NegationOptions options;
+  options.cues = {"不会", "not"};
+  options.fillers = {"嗯", "you know"};
+  options.window_chars = 2;
+  options.window_words = 2;
+  auto scope = MustCreate(options);
+  ASSERT_NE(scope, nullptr);
+  EXPECT_TRUE(IsNegated(*scope, "不会嗯嗯上门", "上门"));
+  EXPECT_FALSE(IsNegated(*scope, "不会嗯嗯嗯嗯嗯嗯嗯嗯上门", "上门"));
+  EXPECT_TRUE(IsNegated(*scope, "not you know arrest", "arrest"));
+  EXPECT_FALSE(IsNegated(*scope, "not you know you know you know you know arrest", "arrest"));
+}
+
 TEST(NegationScopeTest, TheClauseMarkerClosesTheScope) {
   NegationOptions options;
   options.cues = {"not", "不会"};
@@ -314,6 +351,11 @@ TEST(NegationScopeTest, CreateRejectsBadOptions) {
     NegationOptions o;
     o.scope_breakers = {"if, then"};
     bad.push_back({o, "scope_breakers[0]"});
+  }
+  {
+    NegationOptions o;
+    o.fillers = {"you know", "那个 like"};
+    bad.push_back({o, "fillers[1]"});
   }
   for (const Bad& b : bad) {
     absl::StatusOr<std::unique_ptr<NegationScope>> scope = NegationScope::Create(b.options);
