@@ -106,8 +106,32 @@ bool PartyTracker::MentionsDebtor(absl::string_view normalized) const {
 }
 
 void PartyTracker::OnAgent(absl::string_view normalized, const SetHits& hits) {
-  agent_named_debtor_ = MentionsDebtor(normalized);
   agent_asked_identity_ = hits.HasAny(policy_->party_inference().identity_question);
+  // "may i speak with gregory wozniak" when Tyler Wozniak owes asks for a namesake (a parent, a
+  // co-signer): a yes confirms that person, not the debtor.
+  agent_named_debtor_ = MentionsDebtor(normalized) && !(agent_asked_identity_ && AsksForNamesake(normalized, hits));
+}
+
+bool PartyTracker::AsksForNamesake(absl::string_view normalized, const SetHits& hits) const {
+  if (policy_->is_cjk()) return false;
+  for (SetId id : policy_->party_inference().identity_question) {
+    for (const auto& span : hits.SpansOf(id)) {
+      absl::string_view rest = absl::StripLeadingAsciiWhitespace(normalized.substr(span.second));
+      rest = rest.substr(0, std::min(rest.size(), kNameGapBytes + 16));
+      bool after_other_word = false;
+      for (absl::string_view word : absl::StrSplit(rest, ' ', absl::SkipEmpty())) {
+        if (word == ",") break;
+        bool matched = false;
+        for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
+        if (matched) {
+          if (after_other_word) return true;
+          break;  // asks for the debtor
+        }
+        after_other_word = !CanPrecedeOwnName(word);
+      }
+    }
+  }
+  return false;
 }
 
 void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& hits) {

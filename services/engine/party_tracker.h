@@ -101,6 +101,9 @@ class PartyTracker {
   // True if `word`, right before the debtor's name in a self-introduction, still lets the name
   // be the speaker's own: a title, an initial or a filler, not another given name.
   static bool CanPrecedeOwnName(absl::string_view word);
+  // The agent's identity question names someone with the debtor's surname but another given
+  // name ("is this gregory wozniak" when Tyler Wozniak owes).
+  bool AsksForNamesake(absl::string_view normalized, const SetHits& hits) const;
 
   bool agent_asked_identity_ = false;      // last agent turn: "is this X?", "请问是X吗"
   bool agent_named_debtor_ = false;        // last agent turn mentioned the debtor's name

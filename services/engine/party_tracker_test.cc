@@ -101,6 +101,26 @@ TEST_F(PartyTrackerTest, TheDebtorsSurnameAfterAnotherGivenNameDoesNotConfirm) {
   }
 }
 
+TEST_F(PartyTrackerTest, AYesToANamesakeDoesNotConfirmTheDebtor) {
+  // A co-signer with the debtor's surname, asked for by name on a guarantor dial.
+  Init(v1::GUARANTOR);
+  Hear(v1::AGENT, "Hi, this is Sam with Acme. Is this Gregory Walker?");
+  Hear(v1::COUNTERPARTY, "yes");
+  EXPECT_EQ(tracker_.party(), v1::PARTY_GUARANTOR);
+  // On the debtor's own phone a yes to a namesake confirms nobody we may tell.
+  Init(v1::DEBTOR_PHONE);
+  Hear(v1::AGENT, "am I speaking with Tom Walker?");
+  Hear(v1::COUNTERPARTY, "yeah");
+  EXPECT_EQ(tracker_.party(), v1::PARTY_UNKNOWN);
+  // The debtor asked for by surname alone, with a title, or by full name, still confirms.
+  for (const char* question : {"is this Mrs. Walker?", "is this Walker?", "am I speaking with Andrea Walker?"}) {
+    Init(v1::DEBTOR_PHONE);
+    Hear(v1::AGENT, question);
+    Hear(v1::COUNTERPARTY, "yes");
+    EXPECT_EQ(tracker_.party(), v1::PARTY_DEBTOR) << question;
+  }
+}
+
 TEST_F(PartyTrackerTest, DenialToIdentityQuestionMeansThirdParty) {
   Init(v1::DEBTOR_PHONE);
   Hear(v1::AGENT, "Is this Andrea Walker?");
