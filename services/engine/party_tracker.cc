@@ -116,22 +116,25 @@ bool PartyTracker::AsksForNamesake(absl::string_view normalized, const SetHits& 
   if (policy_->is_cjk()) return false;
   for (SetId id : policy_->party_inference().identity_question) {
     for (const auto& span : hits.SpansOf(id)) {
-      absl::string_view rest = absl::StripLeadingAsciiWhitespace(normalized.substr(span.second));
-      rest = rest.substr(0, std::min(rest.size(), kNameGapBytes + 16));
-      bool after_other_word = false;
-      for (absl::string_view word : absl::StrSplit(rest, ' ', absl::SkipEmpty())) {
-        if (word == ",") break;
-        bool matched = false;
-        for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
-        if (matched) {
-          if (after_other_word) return true;
-          break;  // asks for the debtor
-        }
-        after_other_word = !CanPrecedeOwnName(word);
-      }
+      if (NameAt(normalized.substr(span.second)) == NameAhead::kNamesake) return true;
     }
   }
   return false;
+}
+
+PartyTracker::NameAhead PartyTracker::NameAt(absl::string_view text) const {
+  text = absl::StripLeadingAsciiWhitespace(text);
+  // The next few words (skipping fillers like "uh") may hold the name.
+  text = text.substr(0, std::min(text.size(), kNameGapBytes + 16));
+  bool after_other_word = false;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (word == ",") break;
+    bool matched = false;
+    for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
+    if (matched) return after_other_word ? NameAhead::kNamesake : NameAhead::kDebtor;
+    after_other_word = !CanPrecedeOwnName(word);
+  }
+  return NameAhead::kNone;
 }
 
 void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& hits) {
@@ -183,21 +186,11 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
         }
         continue;
       }
-      // The next few words (skipping fillers like "uh") may hold the name. The debtor's
-      // surname after another given name ("this is karen brooks" when Daniel Brooks owes) or
-      // an article ("the brooks residence") is a relative or the household, not the debtor.
-      absl::string_view window = rest.substr(0, std::min(rest.size(), kNameGapBytes + 16));
-      bool after_other_word = false;
-      for (absl::string_view word : absl::StrSplit(window, ' ', absl::SkipEmpty())) {
-        if (word == ",") break;
-        bool matched = false;
-        for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
-        if (matched) {
-          if (after_other_word) break;
-          party_ = v1::PARTY_DEBTOR;
-          return;
-        }
-        after_other_word = !CanPrecedeOwnName(word);
+      // The debtor's surname after another given name ("this is karen brooks" when Daniel
+      // Brooks owes) or an article ("the brooks residence") is a relative or the household.
+      if (NameAt(rest) == NameAhead::kDebtor) {
+        party_ = v1::PARTY_DEBTOR;
+        return;
       }
     }
   }

@@ -104,6 +104,11 @@ class PartyTracker {
   // The agent's identity question names someone with the debtor's surname but another given
   // name ("is this gregory wozniak" when Tyler Wozniak owes).
   bool AsksForNamesake(absl::string_view normalized, const SetHits& hits) const;
+  // Whom the first words of Latin `text` name: the debtor, someone else with one of the
+  // debtor's names after another given name or an article ("karen brooks", "the brooks
+  // residence" when Daniel Brooks owes), or nobody.
+  enum class NameAhead { kNone, kDebtor, kNamesake };
+  NameAhead NameAt(absl::string_view text) const;
 
   bool agent_asked_identity_ = false;      // last agent turn: "is this X?", "请问是X吗"
   bool agent_named_debtor_ = false;        // last agent turn mentioned the debtor's name
