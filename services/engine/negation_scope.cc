@@ -74,7 +74,6 @@ absl::StatusOr<std::unique_ptr<NegationScope>> NegationScope::Create(const Negat
   // Phrases are normalized like the text they are compared with, so "won't" and "不會" work.
   const Normalizer& normalizer = Normalizer::Default();
   auto add = [&](const std::string& raw, Role role, absl::string_view field, size_t index) -> absl::Status {
-    const bool breaker = role == Role::kBreaker;
     const std::string field_name = absl::StrCat(field, "[", index, "]");
     std::string phrase = normalizer.NormalizeForMatch(raw);
     if (phrase.empty()) return InvalidField(field_name, absl::StrCat("\"", raw, "\" is empty once normalized"));
@@ -86,13 +85,12 @@ absl::StatusOr<std::unique_ptr<NegationScope>> NegationScope::Create(const Negat
         return InvalidField(field_name, absl::StrCat("\"", raw, "\" mixes CJK and Latin text"));
       case Script::kCjk:
         phrase.erase(std::remove(phrase.begin(), phrase.end(), ' '), phrase.end());
-        if (role != Role::kFiller) (breaker ? scope->cjk_breakers_ : scope->cjk_cues_).push_back(phrase);
         scope->cjk_phrases_.push_back({std::move(phrase), role});
         break;
       case Script::kLatin: {
         std::vector<std::string> words = absl::StrSplit(phrase, ' ', absl::SkipEmpty());
         scope->max_latin_phrase_words_ = std::max(scope->max_latin_phrase_words_, words.size());
-        if (role != Role::kFiller) (breaker ? scope->latin_breakers_ : scope->latin_cues_).push_back(phrase);
+        scope->latin_fillers_ = scope->latin_fillers_ || role == Role::kFiller;
         scope->latin_phrases_.push_back({std::move(words), role});
         break;
       }
@@ -152,8 +150,9 @@ bool NegationScope::LatinNegated(absl::string_view text, size_t match_begin, siz
   }
   // Words before the match, nearest first; enough for the window plus the longest phrase.
   // Twice the window: a coordinating "or" lets the scope reach one window further.
-  // Plus one window of filler words.
-  const size_t wanted = 3 * static_cast<size_t>(window_words_) + max_latin_phrase_words_ - 1;
+  // Plus one window of filler words, if the policy has any.
+  const size_t windows = latin_fillers_ ? 3 : 2;
+  const size_t wanted = windows * static_cast<size_t>(window_words_) + max_latin_phrase_words_ - 1;
   absl::InlinedVector<absl::string_view, 16> words;
   while (pos > 0 && words.size() < wanted) {
     size_t start = pos;

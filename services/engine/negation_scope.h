@@ -43,8 +43,6 @@ class NegationScope {
   bool LatinNegated(absl::string_view normalized, size_t match_begin, size_t scan_end) const;
   bool CjkNegated(absl::string_view normalized, size_t scan_end) const;
 
-  std::vector<std::string> latin_cues_, latin_breakers_;  // single or multi-word, space-joined
-  std::vector<std::string> cjk_cues_, cjk_breakers_;
   int window_words_ = 5;
   int window_chars_ = 6;
 
@@ -68,6 +66,7 @@ class NegationScope {
   absl::flat_hash_map<std::string, std::vector<uint32_t>> latin_by_last_word_;
   absl::flat_hash_map<uint32_t, std::vector<uint32_t>> cjk_by_last_char_;
   size_t max_latin_phrase_words_ = 1;
+  bool latin_fillers_ = false;  // some filler is Latin: look one window further back
 };
 
 }  // namespace callguard
