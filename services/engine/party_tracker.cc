@@ -10,6 +10,14 @@
 namespace callguard {
 namespace {
 
+// Words around a name in a spoken reply or self-introduction that name nobody: "uh, andrea
+// walker", "yes this is well walker speaking".
+bool IsAnswerFiller(absl::string_view word) {
+  static const auto* const kFillers = new absl::flat_hash_set<absl::string_view>{
+      "uh", "um", "umm", "oh", "well", "hi", "hello", "hey", "yes", "yeah", "yep", "speaking", "here"};
+  return kFillers->contains(word);
+}
+
 // How far (bytes, after the cue) the debtor's name may stand from a "this is" cue:
 // "this is uh mandy" still confirms.
 constexpr size_t kNameGapBytes = 12;
@@ -205,9 +213,8 @@ void PartyTracker::OnCounterparty(absl::string_view normalized, const SetHits& h
 bool PartyTracker::CanPrecedeOwnName(absl::string_view word) {
   // Titles, initials and the fillers of a spoken self-introduction ("this is uh mr j brooks").
   static const auto* const kWords = new absl::flat_hash_set<absl::string_view>{
-      "mr", "mister", "mrs", "missus", "ms", "miss", "dr", "doctor", "uh", "um", "umm", "oh", "well",
-      "hi", "hello", "hey", "yes", "yeah", "yep", "speaking", "here", "just", "actually"};
-  return word.size() == 1 || kWords->contains(word);
+      "mr", "mister", "mrs", "missus", "ms", "miss", "dr", "doctor", "just", "actually"};
+  return word.size() == 1 || kWords->contains(word) || IsAnswerFiller(word);
 }
 
 bool PartyTracker::IsOnlyDebtorName(absl::string_view normalized) const {
@@ -233,12 +240,10 @@ bool PartyTracker::IsOnlyDebtorName(absl::string_view normalized) const {
     }
     return false;
   }
-  static const auto* const kFillers = new absl::flat_hash_set<absl::string_view>{
-      ",", "uh", "um", "umm", "oh", "well", "hi", "hello", "hey", "yes", "yeah", "yep", "speaking", "here"};
   int name_words = 0;
   int words = 0;
   for (absl::string_view word : absl::StrSplit(normalized, ' ', absl::SkipEmpty())) {
-    if (kFillers->contains(word)) continue;
+    if (word == "," || IsAnswerFiller(word)) continue;
     if (++words > 3) return false;
     bool matched = false;
     for (const auto& n : debtor_names_) matched = matched || n.MatchesWord(word);
